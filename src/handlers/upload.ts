@@ -1,0 +1,189 @@
+/**
+ * Uploads (DESIGN §6): a multipart/form-data POST stores each file part in the directory the URL names; any other
+ * POST body is stored as the file the URL names. Bytes go to disk as they arrive (bounded memory), under a
+ * temporary name that becomes the real one only when the body is complete: an aborted upload leaves nothing.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { boundaryOf, isFormData, MultipartParser, type MultipartSink, type PartInfo } from '../http/multipart.js';
+import { bytesResponse, headerLine } from '../http/response.js';
+import { encodePath } from '../router/path.js';
+import { escapeHtml } from './directory.js';
+import { errorResponse } from './error-page.js';
+import type { BodyReceiver, Exchange } from './exchange.js';
+import { statusForFsError } from './static.js';
+import { PendingFile, sanitizeFilename } from './upload-store.js';
+
+/** The 201 answer listing what was stored, with Location naming the first file. */
+function created(ex: Exchange, dirUrl: string, names: readonly string[]): void {
+  const urls = names.map((n) => encodePath(dirUrl + n));
+  const items = names.map((n, i) => `<li><a href="${escapeHtml(urls[i]!)}">${escapeHtml(n)}</a></li>`).join('\n');
+  const html =
+    `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>201 Created</title></head><body>` +
+    `<h1>Stored ${names.length} file${names.length === 1 ? '' : 's'}</h1>\n<ul>\n${items}\n</ul>` +
+    `<p><a href="${escapeHtml(encodePath(dirUrl))}">Back to ${escapeHtml(dirUrl)}</a></p></body></html>\n`;
+  ex.respond(bytesResponse(201, 'text/html; charset=utf-8', Buffer.from(html), headerLine('Location', urls[0] ?? encodePath(dirUrl))));
+}
+
+/** Maps a failure while storing to a response and logs unexpected ones. */
+function storageFailed(ex: Exchange, err: unknown): void {
+  const status = statusForFsError(err);
+  if (status === 500) ex.logError(`upload to ${ex.path}: ${String(err)}`);
+  ex.respond(errorResponse(ex.server, status === 404 ? 404 : status === 403 ? 403 : 500));
+}
+
+/** Receives a multipart body: one PendingFile per file part, committed together at the end. */
+class MultipartUpload implements BodyReceiver, MultipartSink {
+  private readonly parser: MultipartParser;
+  private current: PendingFile | null = null;
+  private readonly done: PendingFile[] = [];
+  private failed = false;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly dir: string,
+    private readonly dirUrl: string,
+    boundary: string,
+  ) {
+    this.parser = new MultipartParser(boundary, this);
+  }
+
+  partBegin(info: PartInfo): void {
+    if (info.filename === null) return; // a plain form field: not stored
+    const name = sanitizeFilename(info.filename);
+    if (name === null) return; // an empty file input, or a name with nothing usable left
+    this.current = PendingFile.create(this.dir, name);
+  }
+
+  partData(chunk: Buffer): void {
+    this.current?.write(chunk);
+  }
+
+  partEnd(): void {
+    if (this.current !== null) this.done.push(this.current);
+    this.current = null;
+  }
+
+  data(chunk: Buffer): boolean {
+    if (this.failed) return true;
+    try {
+      this.parser.write(chunk);
+    } catch (err) {
+      this.fail(() => storageFailed(this.ex, err));
+      return true;
+    }
+    if (this.parser.error !== null) this.fail(() => this.ex.respond(errorResponse(this.ex.server, 400)));
+    return true;
+  }
+
+  end(): void {
+    if (this.failed) return;
+    this.parser.end();
+    if (this.parser.error !== null || !this.parser.done) {
+      this.fail(() => this.ex.respond(errorResponse(this.ex.server, 400)));
+      return;
+    }
+    if (this.done.length === 0) {
+      this.fail(() => this.ex.respond(errorResponse(this.ex.server, 400)));
+      return;
+    }
+    const names: string[] = [];
+    try {
+      for (const f of this.done) names.push(f.commit());
+    } catch (err) {
+      this.fail(() => storageFailed(this.ex, err));
+      return;
+    }
+    created(this.ex, this.dirUrl, names);
+  }
+
+  abort(): void {
+    this.fail(null);
+  }
+
+  /** Discards every file of this upload (committed ones too: the upload is all or nothing), then answers. */
+  private fail(answer: (() => void) | null): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.current?.abort();
+    for (const f of this.done) f.abort();
+    this.current = null;
+    answer?.();
+  }
+}
+
+/** Receives a raw body stored as one file. */
+class RawUpload implements BodyReceiver {
+  private failed = false;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly file: PendingFile,
+    private readonly dirUrl: string,
+  ) {}
+
+  data(chunk: Buffer): boolean {
+    if (this.failed) return true;
+    try {
+      this.file.write(chunk);
+    } catch (err) {
+      this.failed = true;
+      this.file.abort();
+      storageFailed(this.ex, err);
+    }
+    return true;
+  }
+
+  end(): void {
+    if (this.failed) return;
+    try {
+      created(this.ex, this.dirUrl, [this.file.commit()]);
+    } catch (err) {
+      this.failed = true;
+      this.file.abort();
+      storageFailed(this.ex, err);
+    }
+  }
+
+  abort(): void {
+    this.failed = true;
+    this.file.abort();
+  }
+}
+
+/** Starts an upload for a POST to `fsPath` (the URL mapped under the location's root). */
+export function serveUpload(ex: Exchange, _root: string, fsPath: string): BodyReceiver | null {
+  const ct = ex.head.headers.get('content-type') ?? '';
+  const st = fs.statSync(fsPath, { throwIfNoEntry: false });
+  try {
+    if (isFormData(ct)) {
+      const boundary = boundaryOf(ct);
+      if (boundary === null) {
+        ex.respond(errorResponse(ex.server, 400));
+        return null;
+      }
+      if (st === undefined || !st.isDirectory()) {
+        ex.respond(errorResponse(ex.server, st === undefined ? 404 : 409));
+        return null;
+      }
+      const dirUrl = ex.path.endsWith('/') ? ex.path : ex.path + '/';
+      return new MultipartUpload(ex, fsPath, dirUrl, boundary);
+    }
+    if (st?.isDirectory() === true || ex.path.endsWith('/')) {
+      // A raw body needs a file name, and the URL names a directory.
+      ex.respond(errorResponse(ex.server, st === undefined ? 404 : 400));
+      return null;
+    }
+    const name = sanitizeFilename(path.basename(fsPath));
+    if (name === null) {
+      ex.respond(errorResponse(ex.server, 400));
+      return null;
+    }
+    const file = PendingFile.create(path.dirname(fsPath), name);
+    const slash = ex.path.lastIndexOf('/');
+    return new RawUpload(ex, file, ex.path.slice(0, slash + 1));
+  } catch (err) {
+    storageFailed(ex, err);
+    return null;
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Incremental decoder of the chunked transfer coding (RFC 9112 §7.1). A byte-level state machine for the
+ * framing; chunk data is handed out as subarrays of the input, never copied. Works for any split of the input.
+ */
+import type { ParseError } from './request.js';
+import { FIELD_VALUE, HEX, TCHAR, fieldLineError, fieldScan, lowerName, scanFieldLine } from './request-parser.js';
+
+/** Bounds of the decoder: trailer section bytes, and bytes of one chunk-size line (extensions included). */
+export interface ChunkedLimits {
+  readonly maxTrailerBytes?: number;
+  readonly maxLineBytes?: number;
+}
+
+const HT = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const DQUOTE = 0x22;
+const SEMI = 0x3b;
+const EQUALS = 0x3d;
+const BACKSLASH = 0x5c;
+
+/** At most 15 hex digits: 2^60 is beyond any body we accept, and bounds the arithmetic. */
+const MAX_SIZE_DIGITS = 15;
+
+// States. chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF;
+// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ), ext-val = token / quoted-string (§7.1.1).
+const S_SIZE = 0; // hex digits
+const S_EXT_WS = 1; // BWS that must be followed by ';'
+const S_EXT_PRE_NAME = 2; // BWS after ';'
+const S_EXT_NAME = 3;
+const S_EXT_POST_NAME = 4; // BWS after a name: '=' or ';' next
+const S_EXT_PRE_VALUE = 5; // BWS after '='
+const S_EXT_TOKEN = 6;
+const S_EXT_QUOTED = 7;
+const S_EXT_QUOTED_ESCAPE = 8;
+const S_EXT_AFTER_QUOTED = 9;
+const S_SIZE_LF = 10; // CR seen, LF next
+const S_DATA = 11;
+const S_DATA_CR = 12;
+const S_DATA_LF = 13;
+const S_TRAILER = 14; // inside the trailer section, between or within lines
+const S_DONE = 15;
+const S_ERROR = 16;
+
+/** Trailer fields that would change framing or routing after the fact (request smuggling, RFC 9110 §6.5.1). */
+const FORBIDDEN_TRAILERS: ReadonlySet<string> = new Set([
+  'transfer-encoding',
+  'content-length',
+  'host',
+  'content-type',
+]);
+
+function bad(reason: string): ParseError {
+  return Object.freeze({ status: 400, reason });
+}
+
+const E_SIZE = bad('invalid chunk size');
+const E_SIZE_TOO_BIG = bad('chunk size too large');
+const E_EXT = bad('invalid chunk extension');
+const E_LINE_TOO_LONG = bad('chunk-size line too long');
+const E_LINE_END = bad('chunk-size line not ended by CRLF');
+const E_DATA_END = bad('chunk data not followed by CRLF');
+const E_TRAILER_TOO_LARGE = bad('trailer section too large');
+const E_TRAILER_BARE_LF = bad('bare LF in trailer section');
+const E_TRAILER_FORBIDDEN = bad('forbidden field in trailer section');
+
+/** qdtext / quoted-pair bytes of RFC 9110 §5.6.4: HTAB, SP, VCHAR, obs-text ('"' and '\' handled apart). */
+const QUOTED = FIELD_VALUE;
+
+/** Decodes one chunked message body, fed in pieces; one decoder per body. */
+export class ChunkedDecoder {
+  private readonly maxTrailerBytes: number;
+  private readonly maxLineBytes: number;
+  private state = S_SIZE;
+  private size = 0;
+  private digits = 0;
+  private lineBytes = 0;
+  private remaining = 0;
+  private trailerLine = '';
+  private trailerBytes = 0;
+  private total = 0;
+  private failure: ParseError | null = null;
+  private readonly fields = new Map<string, string>();
+
+  constructor(limits?: ChunkedLimits) {
+    this.maxTrailerBytes = limits?.maxTrailerBytes ?? 16384;
+    this.maxLineBytes = limits?.maxLineBytes ?? 4096;
+  }
+
+  /** Last chunk and trailer section read; bytes after the offset `decode` returned belong to the next request. */
+  get done(): boolean {
+    return this.state === S_DONE;
+  }
+
+  /** The framing error (status 400), or null. */
+  get error(): ParseError | null {
+    return this.failure;
+  }
+
+  /** Trailer fields by lower-case name (repeats joined with ", "). */
+  get trailers(): Map<string, string> {
+    return this.fields;
+  }
+
+  /** Data bytes decoded so far (the connection checks it against body_limit). */
+  get received(): number {
+    return this.total;
+  }
+
+  /**
+   * Decodes `buf[start, end)`, calling `onData` with subarrays of `buf` for chunk data. Returns the offset it
+   * consumed up to: `end`, or less when the body ended (`done`) or the framing is bad (`error`).
+   */
+  decode(buf: Buffer, start: number, end: number, onData: (chunk: Buffer) => void): number {
+    let state = this.state;
+    if (state === S_DONE || state === S_ERROR) return start;
+    let i = start;
+    while (i < end) {
+      if (state === S_DATA) {
+        const avail = end - i;
+        const n = this.remaining < avail ? this.remaining : avail;
+        this.remaining -= n;
+        this.total += n;
+        if (this.remaining === 0) state = S_DATA_CR;
+        const from = i;
+        i += n;
+        this.state = state; // consistent if onData looks at us
+        onData(buf.subarray(from, i));
+        continue;
+      }
+      if (state === S_TRAILER) {
+        i = this.trailer(buf, i, end);
+        state = this.state;
+        if (state === S_DONE || state === S_ERROR) return i;
+        continue;
+      }
+      const c = buf[i];
+      if (state < S_SIZE_LF && ++this.lineBytes > this.maxLineBytes) return this.fail(E_LINE_TOO_LONG, i);
+      switch (state) {
+        case S_SIZE: {
+          const h = HEX[c];
+          if (h !== 255) {
+            if (++this.digits > MAX_SIZE_DIGITS) return this.fail(E_SIZE_TOO_BIG, i);
+            this.size = this.size * 16 + h;
+            break;
+          }
+          if (this.digits === 0) return this.fail(E_SIZE, i);
+          if (c === CR) state = S_SIZE_LF;
+          else if (c === SEMI) state = S_EXT_PRE_NAME;
+          else if (c === SP || c === HT) state = S_EXT_WS;
+          else return this.fail(E_SIZE, i);
+          break;
+        }
+        case S_EXT_WS:
+          if (c === SEMI) state = S_EXT_PRE_NAME;
+          else if (c !== SP && c !== HT) return this.fail(E_EXT, i);
+          break;
+        case S_EXT_PRE_NAME:
+          if (TCHAR[c] === 1) state = S_EXT_NAME;
+          else if (c !== SP && c !== HT) return this.fail(E_EXT, i);
+          break;
+        case S_EXT_NAME:
+          if (TCHAR[c] === 1) break;
+          if (c === EQUALS) state = S_EXT_PRE_VALUE;
+          else if (c === SEMI) state = S_EXT_PRE_NAME;
+          else if (c === CR) state = S_SIZE_LF;
+          else if (c === SP || c === HT) state = S_EXT_POST_NAME;
+          else return this.fail(E_EXT, i);
+          break;
+        case S_EXT_POST_NAME:
+          if (c === EQUALS) state = S_EXT_PRE_VALUE;
+          else if (c === SEMI) state = S_EXT_PRE_NAME;
+          else if (c !== SP && c !== HT) return this.fail(E_EXT, i);
+          break;
+        case S_EXT_PRE_VALUE:
+          if (TCHAR[c] === 1) state = S_EXT_TOKEN;
+          else if (c === DQUOTE) state = S_EXT_QUOTED;
+          else if (c !== SP && c !== HT) return this.fail(E_EXT, i);
+          break;
+        case S_EXT_TOKEN:
+          if (TCHAR[c] === 1) break;
+          if (c === SEMI) state = S_EXT_PRE_NAME;
+          else if (c === CR) state = S_SIZE_LF;
+          else if (c === SP || c === HT) state = S_EXT_WS;
+          else return this.fail(E_EXT, i);
+          break;
+        case S_EXT_QUOTED:
+          if (c === DQUOTE) state = S_EXT_AFTER_QUOTED;
+          else if (c === BACKSLASH) state = S_EXT_QUOTED_ESCAPE;
+          else if (QUOTED[c] !== 1) return this.fail(E_EXT, i);
+          break;
+        case S_EXT_QUOTED_ESCAPE:
+          if (QUOTED[c] !== 1) return this.fail(E_EXT, i);
+          state = S_EXT_QUOTED;
+          break;
+        case S_EXT_AFTER_QUOTED:
+          if (c === SEMI) state = S_EXT_PRE_NAME;
+          else if (c === CR) state = S_SIZE_LF;
+          else if (c === SP || c === HT) state = S_EXT_WS;
+          else return this.fail(E_EXT, i);
+          break;
+        case S_SIZE_LF:
+          if (c !== LF) return this.fail(E_LINE_END, i);
+          if (this.size > Number.MAX_SAFE_INTEGER) return this.fail(E_SIZE_TOO_BIG, i);
+          if (this.size === 0) {
+            state = S_TRAILER; // last-chunk: the trailer section follows (§7.1.2)
+          } else {
+            state = S_DATA;
+            this.remaining = this.size;
+          }
+          this.size = 0;
+          this.digits = 0;
+          this.lineBytes = 0;
+          break;
+        case S_DATA_CR:
+          if (c !== CR) return this.fail(E_DATA_END, i);
+          state = S_DATA_LF;
+          break;
+        case S_DATA_LF:
+          if (c !== LF) return this.fail(E_DATA_END, i);
+          state = S_SIZE;
+          break;
+      }
+      i++;
+    }
+    this.state = state;
+    return i;
+  }
+
+  /** Reads trailer bytes from `i` up to the end of the current line; returns the next offset. */
+  private trailer(buf: Buffer, i: number, end: number): number {
+    let j = i;
+    while (j < end && buf[j] !== LF) j++;
+    const complete = j < end;
+    if (complete) j++;
+    this.trailerBytes += j - i;
+    if (this.trailerBytes > this.maxTrailerBytes) return this.fail(E_TRAILER_TOO_LARGE, i);
+    this.trailerLine += buf.toString('latin1', i, j);
+    if (!complete) return j;
+    const line = this.trailerLine;
+    this.trailerLine = '';
+    const n = line.length;
+    if (n < 2 || line.charCodeAt(n - 2) !== CR) return this.fail(E_TRAILER_BARE_LF, j - 1);
+    if (n === 2) {
+      this.state = S_DONE; // the empty line ends the message
+      return j;
+    }
+    // trailer-section = *( field-line CRLF ), the same syntax as header fields (§7.1.2).
+    const r = scanFieldLine(line, 0);
+    if (r < 0) return this.fail(fieldLineError(r), i);
+    const name = lowerName(line.slice(0, fieldScan.nameEnd));
+    if (FORBIDDEN_TRAILERS.has(name)) return this.fail(E_TRAILER_FORBIDDEN, i);
+    const value = line.slice(fieldScan.valueStart, fieldScan.valueEnd);
+    const prev = this.fields.get(name);
+    this.fields.set(name, prev === undefined ? value : prev + ', ' + value);
+    return j;
+  }
+
+  private fail(error: ParseError, at: number): number {
+    this.failure = error;
+    this.state = S_ERROR;
+    return at;
+  }
+}

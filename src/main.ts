@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * Command line (DESIGN §1): `node dist/main.js [-t] [-h] [-v] [CONFIG]`.
+ */
+import * as path from 'node:path';
+import { loadConfig } from './config/load.js';
+import { BindError, HttpServer } from './server/server.js';
+import { SERVER_NAME } from './http/response.js';
+
+const USAGE = `usage: localhost [-t] [-h] [-v] [CONFIG]
+
+  CONFIG   configuration file (default: ./config.conf)
+  -t       check the configuration and exit (0 valid, 1 invalid)
+  -h       show this help
+  -v       show the version
+`;
+
+/** How long in-flight responses may take to finish after SIGTERM/SIGINT. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+async function main(argv: readonly string[]): Promise<number> {
+  let check = false;
+  let file: string | null = null;
+  for (const a of argv) {
+    if (a === '-t') check = true;
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write(USAGE);
+      return 0;
+    } else if (a === '-v' || a === '--version') {
+      process.stdout.write(`${SERVER_NAME}\n`);
+      return 0;
+    } else if (a.startsWith('-')) {
+      process.stderr.write(`unknown option ${a}\n${USAGE}`);
+      return 1;
+    } else if (file === null) file = a;
+    else {
+      process.stderr.write(`only one configuration file may be given\n${USAGE}`);
+      return 1;
+    }
+  }
+  const configPath = path.resolve(file ?? 'config.conf');
+  const result = loadConfig(configPath);
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(`${e.message}\n`);
+    return 1;
+  }
+  if (check) {
+    process.stdout.write(`${configPath}: configuration is valid\n`);
+    return 0;
+  }
+  const server = new HttpServer(result.config);
+  try {
+    const lines = await server.start();
+    for (const l of lines) process.stdout.write(`${l}\n`);
+  } catch (err) {
+    if (err instanceof BindError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const stop = (signal: string): void => {
+    process.stdout.write(`${signal}: shutting down\n`);
+    void server.stop(SHUTDOWN_GRACE_MS).then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    // Last line of defence: a bug in one exchange must not take every other client down.
+    process.stderr.write(`uncaught exception (server keeps running): ${err.stack ?? String(err)}\n`);
+  });
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,112 @@
+/**
+ * Starts the real server (build/src/main.js) as a child process on free ephemeral ports, for integration tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const MAIN = path.join(REPO, 'build/src/main.js');
+
+/** A port that was free a moment ago (bind to 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly ports: readonly number[];
+  /** Temporary directory holding the config and any files the test asked for. */
+  readonly dir: string;
+  readonly proc: ChildProcess;
+  /** Everything the server printed on stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM, wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export interface ServerOptions {
+  /** Config text; `{PORT}`, `{PORT2}`, `{PORT3}` become free ports and `{DIR}` the temp directory. */
+  readonly config: string;
+  /** Files to create under the temp dir (relative path → content); directories are made as needed. */
+  readonly files?: Readonly<Record<string, string | Buffer>>;
+  /** Extra argv before the config path. */
+  readonly args?: readonly string[];
+}
+
+/** Writes the files and config into a fresh temp dir, starts the server, waits for its listening lines. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localhost-test-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  for (const [rel, content] of Object.entries(opts.files ?? {})) {
+    const p = path.join(dir, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+  const text = opts.config
+    .replaceAll('{PORT}', String(ports[0]))
+    .replaceAll('{PORT2}', String(ports[1]))
+    .replaceAll('{PORT3}', String(ports[2]))
+    .replaceAll('{DIR}', dir);
+  const configPath = path.join(dir, 'test.conf');
+  fs.writeFileSync(configPath, text);
+  const proc = spawn(process.execPath, [MAIN, ...(opts.args ?? []), configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const expected = (text.match(/^\s*port\s/gm) ?? []).length;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 10_000);
+    const check = (): void => {
+      if ((out.match(/^listening on /gm) ?? []).length >= Math.max(1, expected)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}`));
+    });
+    check();
+  });
+  return {
+    port: ports[0]!,
+    ports,
+    dir,
+    proc,
+    output: () => out,
+    stop: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        proc.once('exit', (code) => resolve(code));
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+/** A minimal server block serving `{DIR}/www` on `{PORT}`; `extra` is added inside the server block. */
+export function basicConfig(extra = '', location = ''): string {
+  return `server {
+  host 127.0.0.1
+  port {PORT}
+  ${extra}
+  location / {
+    root {DIR}/www
+    default_file index.html
+    ${location}
+  }
+}
+`;
+}
