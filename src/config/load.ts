@@ -42,7 +42,7 @@ export function parseConfigText(text: string, file: string): ConfigResult {
   return { ok: true, config: checked.config };
 }
 
-/** "ENOENT: no such file or directory, open '/x'" → "ENOENT: no such file or directory" (the path is in the prefix). */
+/** Drops the path from Node's message ("ENOENT: ..., open '/x'"): the error's prefix names the file. */
 function shortReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.replace(/, \w+ '.*'$/s, '');

@@ -104,14 +104,14 @@ const MAIN = new Map<string, Spec<MainDraft>>([
 const TABLES: Record<BlockKind, ReadonlyMap<string, unknown>> = { main: MAIN, server: SERVER, location: LOCATION };
 
 /** NGINX directives people will type, and what to write here instead. */
-const NGINX_NAMES: ReadonlyMap<string, { hint: string; covers: readonly string[] }> = new Map([
-  ['listen', { hint: 'use "host ADDR" and "port N" instead', covers: ['host', 'port'] }],
-  ['client_max_body_size', { hint: 'use "body_limit" instead', covers: [] }],
-  ['index', { hint: 'use "default_file" instead', covers: [] }],
-  ['autoindex', { hint: 'use "directory_listing" instead', covers: [] }],
-  ['return', { hint: 'use "redirect URL" instead', covers: [] }],
-  ['limit_except', { hint: 'use "methods" instead', covers: [] }],
-  ['alias', { hint: 'use "root" instead (it replaces the location prefix, like NGINX\'s alias)', covers: [] }],
+const NGINX_NAMES: ReadonlyMap<string, string> = new Map([
+  ['listen', 'use "host ADDR" and "port N" instead'],
+  ['client_max_body_size', 'use "body_limit" instead'],
+  ['index', 'use "default_file" instead'],
+  ['autoindex', 'use "directory_listing" instead'],
+  ['return', 'use "redirect URL" instead'],
+  ['limit_except', 'use "methods" instead'],
+  ['alias', 'use "root" instead (it replaces the location prefix, like NGINX\'s alias)'],
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -133,8 +133,9 @@ export function validate(directives: readonly DirectiveNode[], file: string): Va
 }
 
 /**
- * Applies each directive of one block through its table. Returns the directives seen and the
- * names suggested for misspelt ones (so "missing host" is not reported on top of "did you mean host").
+ * Applies each directive of one block through its table. Returns the directives seen, and whether
+ * an unknown one was met: it may be the misspelt "host" or "root", so block-level checks ("missing
+ * host", "nothing to serve") are skipped rather than reported on top of the real mistake.
  */
 function walk<D>(
   kind: BlockKind,
@@ -143,45 +144,49 @@ function walk<D>(
   nodes: readonly DirectiveNode[],
   ctx: Ctx,
   parent: DirectiveNode | null,
-): { seen: Map<string, SourcePos>; suggested: Set<string> } {
+): { seen: Map<string, SourcePos>; hadUnknown: boolean } {
   const seen = new Map<string, SourcePos>();
-  const suggested = new Set<string>();
-  const fail = (pos: SourcePos, detail: string): void => void ctx.errors.push(new ConfigError(pos, detail));
-
+  let hadUnknown = false;
   for (const node of nodes) {
     const spec = table.get(node.name);
     if (spec === undefined) {
-      fail(node.pos, unknownDirective(kind, node.name, parent, suggested));
+      const misplaced = (Object.keys(TABLES) as BlockKind[]).find((k) => TABLES[k].has(node.name));
+      hadUnknown ||= misplaced === undefined;
+      const detail = misplaced
+        ? misplacedDirective(kind, misplaced, node.name, parent)
+        : unknownDirective(kind, node.name);
+      report(ctx, node.pos, detail);
       continue;
     }
     const first = seen.get(node.name);
     if (!spec.repeatable && first !== undefined) {
-      fail(node.pos, `duplicate "${node.name}" directive (first at ${at(first)})`);
+      report(ctx, node.pos, `duplicate "${node.name}" directive (first at ${at(first)})`);
       continue;
     }
     seen.set(node.name, node.pos);
     if (spec.block && node.block === null) {
-      fail(node.pos, `"${node.name}" needs a block: expected "{" after "${`${node.name} ${spec.usage}`.trimEnd()}"`);
+      const head = `${node.name} ${spec.usage}`.trimEnd();
+      report(ctx, node.pos, `"${node.name}" needs a block: expected "{" after "${head}"`);
       continue;
     }
     if (!spec.block && node.block !== null) {
-      fail(node.block.open, `unexpected "{": "${node.name}" is not a block directive`);
+      report(ctx, node.block.open, `unexpected "{": "${node.name}" is not a block directive`);
       continue;
     }
     const n = node.args.length;
     if (n < spec.min || n > spec.max) {
       const extra = node.args[spec.max];
-      fail(extra?.pos ?? node.pos, arityMessage(node.name, spec, n));
+      report(ctx, extra?.pos ?? node.pos, arityMessage(node.name, spec, n));
       continue;
     }
     const empty = node.args.find((a) => a.value === '');
     if (empty !== undefined) {
-      fail(empty.pos, `empty argument: "${node.name}" expects ${spec.usage}`);
+      report(ctx, empty.pos, `empty argument: "${node.name}" expects ${spec.usage}`);
       continue;
     }
     spec.apply(draft, node, ctx);
   }
-  return { seen, suggested };
+  return { seen, hadUnknown };
 }
 
 function arityMessage(name: string, spec: Omit<Spec<never>, 'apply'>, got: number): string {
@@ -201,23 +206,21 @@ function arityMessage(name: string, spec: Omit<Spec<never>, 'apply'>, got: numbe
 const blockPhrase = (kind: BlockKind, article: boolean): string =>
   kind === 'main' ? 'at top level' : `in ${article ? 'a ' : ''}${kind} block`;
 
-/** The message for a name not in this block's table: misplaced, an NGINX name, or a misspelling. */
-function unknownDirective(kind: BlockKind, name: string, parent: DirectiveNode | null, suggested: Set<string>): string {
-  const home = (Object.keys(TABLES) as BlockKind[]).find((k) => TABLES[k].has(name));
-  if (home !== undefined) {
-    let msg = `"${name}" is not allowed ${blockPhrase(kind, true)}; it belongs ${home === 'main' ? 'at top level' : `in a ${home} block`}`;
-    // A server inside a server (or a location inside a location) usually means a missing "}".
-    if (parent !== null && parent.name === name) msg += ` (is the "}" of the ${name} at ${at(parent.pos)} missing?)`;
-    return msg;
-  }
+/** The message for a directive of another block. */
+function misplacedDirective(kind: BlockKind, home: BlockKind, name: string, parent: DirectiveNode | null): string {
+  const belongs = home === 'main' ? 'at top level' : `in a ${home} block`;
+  let msg = `"${name}" is not allowed ${blockPhrase(kind, true)}; it belongs ${belongs}`;
+  // A server inside a server (or a location inside a location) usually means a missing "}".
+  if (parent !== null && parent.name === name) msg += ` (is the "}" of the ${name} at ${at(parent.pos)} missing?)`;
+  return msg;
+}
+
+/** The message for a name no block knows: an NGINX name, a misspelling, or neither. */
+function unknownDirective(kind: BlockKind, name: string): string {
   const nginx = NGINX_NAMES.get(name);
-  if (nginx !== undefined) {
-    nginx.covers.forEach((c) => suggested.add(c));
-    return `unknown directive "${name}" ${blockPhrase(kind, false)}; ${nginx.hint}`;
-  }
+  if (nginx !== undefined) return `unknown directive "${name}" ${blockPhrase(kind, false)}; ${nginx}`;
   const own = nearest(name, [...TABLES[kind].keys()]);
   if (own !== null) {
-    suggested.add(own);
     return `unknown directive "${name}" ${blockPhrase(kind, false)}; did you mean "${own}"?`;
   }
   for (const other of Object.keys(TABLES) as BlockKind[]) {
@@ -255,7 +258,7 @@ function many<D, T>(
       const value = parse(arg, ctx, node.name);
       const problem = value instanceof ConfigError ? value : add(draft, value, arg);
       if (problem instanceof ConfigError) ctx.errors.push(problem);
-      else if (typeof problem === 'string') ctx.errors.push(new ConfigError(arg.pos, problem));
+      else if (typeof problem === 'string') report(ctx, arg.pos, problem);
     }
   });
 }
@@ -283,12 +286,12 @@ function applyServer(main: MainDraft, node: DirectiveNode, ctx: Ctx): void {
     errorLog: DEFAULTS.errorLog,
     pos: node.pos,
   };
-  const { seen, suggested } = walk('server', SERVER, s, node.block?.directives ?? [], ctx, node);
+  const { seen, hadUnknown } = walk('server', SERVER, s, node.block?.directives ?? [], ctx, node);
   const examples: Record<string, string> = { host: 'host 127.0.0.1', port: 'port 8080' };
-  for (const required of ['host', 'port']) {
-    if (!seen.has(required) && !suggested.has(required)) {
+  for (const required of hadUnknown ? [] : ['host', 'port']) {
+    if (!seen.has(required)) {
       const detail = `missing "${required}" in server block (required, e.g. "${examples[required]}")`;
-      ctx.errors.push(new ConfigError(node.pos, detail));
+      report(ctx, node.pos, detail);
     }
   }
   main.servers.push(s);
@@ -309,20 +312,20 @@ function applyLocation(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
     status: false,
     pos: node.pos,
   };
-  const { seen } = walk('location', LOCATION, l, node.block?.directives ?? [], ctx, node);
+  const { seen, hadUnknown } = walk('location', LOCATION, l, node.block?.directives ?? [], ctx, node);
 
   if (!arg.value.startsWith('/')) {
-    ctx.errors.push(new ConfigError(arg.pos, `bad location path "${arg.value}": expected a path starting with "/"`));
+    report(ctx, arg.pos, `bad location path "${arg.value}": expected a path starting with "/"`);
     return;
   }
   const twin = s.locations.find((other) => other.path === l.path);
   if (twin !== undefined) {
-    ctx.errors.push(new ConfigError(arg.pos, `duplicate location "${l.path}" (first at ${at(twin.pos)})`));
+    report(ctx, arg.pos, `duplicate location "${l.path}" (first at ${at(twin.pos)})`);
     return;
   }
-  if (!seen.has('root') && !seen.has('redirect') && !l.status) {
+  if (!seen.has('root') && !seen.has('redirect') && !l.status && !hadUnknown) {
     const detail = `location "${l.path}" has nothing to serve: it needs "root", "redirect" or "status on"`;
-    ctx.errors.push(new ConfigError(node.pos, detail));
+    report(ctx, node.pos, detail);
   }
   s.locations.push(l);
 }
@@ -342,14 +345,14 @@ function applyErrorPage(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
   for (const arg of node.args.slice(0, -1)) {
     const code = /^\d{3}$/.test(arg.value) ? Number(arg.value) : NaN;
     if (code >= 300 && code <= 599) codes.push(code);
-    else ctx.errors.push(new ConfigError(arg.pos, `bad error_page code "${arg.value}": expected a status from 300 to 599`));
+    else report(ctx, arg.pos, `bad error_page code "${arg.value}": expected a status from 300 to 599`);
   }
   const file = path.resolve(ctx.dir, fileArg.value);
   const stat = fs.statSync(file, { throwIfNoEntry: false });
   if (stat === undefined || !stat.isFile()) {
     const problem = stat === undefined ? 'does not exist' : 'is not a regular file';
     const detail = `error_page file "${fileArg.value}" ${problem} (looked for ${file})`;
-    ctx.errors.push(new ConfigError(fileArg.pos, detail));
+    report(ctx, fileArg.pos, detail);
     return;
   }
   for (const code of codes) s.errorPages.set(code, file);
@@ -359,14 +362,14 @@ function applyCgi(l: LocationDraft, node: DirectiveNode, ctx: Ctx): void {
   const [extArg, interpArg] = node.args as [ArgNode, ArgNode];
   const ext = extArg.value.toLowerCase();
   if (!/^\.[^./]+$/.test(ext)) {
-    ctx.errors.push(new ConfigError(extArg.pos, `bad cgi extension "${extArg.value}": expected a dot and a suffix, as in ".py"`));
+    report(ctx, extArg.pos, `bad cgi extension "${extArg.value}": expected a dot and a suffix, as in ".py"`);
   } else if (l.cgiPos.has(ext)) {
     const first = l.cgiPos.get(ext) as SourcePos;
-    ctx.errors.push(new ConfigError(extArg.pos, `duplicate cgi extension "${ext}" in this location (first at ${at(first)})`));
+    report(ctx, extArg.pos, `duplicate cgi extension "${ext}" in this location (first at ${at(first)})`);
   }
   const interpreter = findInterpreter(interpArg.value, ctx.dir);
   if (typeof interpreter !== 'string') {
-    ctx.errors.push(new ConfigError(interpArg.pos, interpreter.problem));
+    report(ctx, interpArg.pos, interpreter.problem);
     return;
   }
   if (!l.cgiPos.has(ext)) {
@@ -457,7 +460,8 @@ function parseSize(arg: ArgNode): number | ConfigError {
   const m = /^(\d+)([kmg]?)$/i.exec(arg.value);
   const bytes = m === null ? NaN : Number(m[1]) * (SIZE_UNITS[(m[2] as string).toLowerCase()] as number);
   if (Number.isSafeInteger(bytes)) return bytes;
-  return new ConfigError(arg.pos, `bad size "${arg.value}": expected bytes with an optional k, m or g suffix, e.g. 10m`);
+  const detail = `bad size "${arg.value}": expected bytes with an optional k, m or g suffix, e.g. 10m`;
+  return new ConfigError(arg.pos, detail);
 }
 
 const DURATION_UNITS: ReadonlyMap<string, number> = new Map([
@@ -483,7 +487,8 @@ function parseDuration(arg: ArgNode): number | ConfigError {
     }
   }
   if (!Number.isSafeInteger(ms)) {
-    return new ConfigError(arg.pos, `bad duration "${v}": expected a time such as 500ms, 10s, 2m or 1h (a bare number is seconds)`);
+    const detail = `bad duration "${v}": expected a time such as 500ms, 10s, 2m or 1h (a bare number is seconds)`;
+    return new ConfigError(arg.pos, detail);
   }
   if (ms === 0) return new ConfigError(arg.pos, `bad duration "${v}": expected a time greater than 0`);
   return ms;
@@ -564,7 +569,7 @@ function checkServerClashes(servers: readonly ServerDraft[], ctx: Ctx): void {
           const addr = s.host.includes(':') ? `[${s.host}]:${port}` : `${s.host}:${port}`;
           const which = name === '' ? 'without server_name' : `with server_name "${name}"`;
           const detail = `duplicate server for ${addr} ${which}: the server at ${at(other.pos)} already answers it`;
-          ctx.errors.push(new ConfigError(s.pos, detail));
+          report(ctx, s.pos, detail);
         }
       }
     }
@@ -607,6 +612,10 @@ function freezeLocation(l: LocationDraft): LocationConfig {
 // Small helpers.
 
 const at = (pos: SourcePos): string => `${pos.line}:${pos.col}`;
+
+function report(ctx: Ctx, pos: SourcePos, detail: string): void {
+  ctx.errors.push(new ConfigError(pos, detail));
+}
 
 /** The closest candidate within a small edit distance (2, or 1 for short names), or null. */
 function nearest(name: string, candidates: readonly string[]): string | null {

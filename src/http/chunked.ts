@@ -3,7 +3,16 @@
  * framing; chunk data is handed out as subarrays of the input, never copied. Works for any split of the input.
  */
 import type { ParseError } from './request.js';
-import { FIELD_VALUE, HEX, TCHAR, fieldLineError, fieldScan, lowerName, scanFieldLine } from './request-parser.js';
+import {
+  FIELD_VALUE,
+  HEX,
+  TCHAR,
+  fieldLineError,
+  fieldScan,
+  latin1,
+  lowerName,
+  scanFieldLine,
+} from './request-parser.js';
 
 /** Bounds of the decoder: trailer section bytes, and bytes of one chunk-size line (extensions included). */
 export interface ChunkedLimits {
@@ -236,7 +245,7 @@ export class ChunkedDecoder {
     if (complete) j++;
     this.trailerBytes += j - i;
     if (this.trailerBytes > this.maxTrailerBytes) return this.fail(E_TRAILER_TOO_LARGE, i);
-    this.trailerLine += buf.toString('latin1', i, j);
+    this.trailerLine += latin1(buf, i, j);
     if (!complete) return j;
     const line = this.trailerLine;
     this.trailerLine = '';
@@ -247,7 +256,7 @@ export class ChunkedDecoder {
       return j;
     }
     // trailer-section = *( field-line CRLF ), the same syntax as header fields (§7.1.2).
-    const r = scanFieldLine(line, 0);
+    const r = scanFieldLine(Buffer.from(line, 'latin1'), 0);
     if (r < 0) return this.fail(fieldLineError(r), i);
     const name = lowerName(line.slice(0, fieldScan.nameEnd));
     if (FORBIDDEN_TRAILERS.has(name)) return this.fail(E_TRAILER_FORBIDDEN, i);

@@ -128,26 +128,27 @@ const FIELD_ERRORS = [E_OBS_FOLD, E_WS_BEFORE_COLON, E_FIELD_NAME, E_EMPTY_NAME,
 export const fieldScan = { nameEnd: 0, valueStart: 0, valueEnd: 0 };
 
 /**
- * Scans the field line that starts at `p` in `h` and ends in CRLF (RFC 9112 §5): token name, ':' at once, OWS,
+ * Scans the field line that starts at `p` in `b` and ends in CRLF (RFC 9112 §5): token name, ':' at once, OWS,
  * value, OWS. Returns the offset after its CRLF and fills `fieldScan`, or a negative code for `fieldLineError`.
+ * The caller guarantees a CRLF follows (the scan stops at the first byte outside the value set).
  */
-export function scanFieldLine(h: string, p: number): number {
+export function scanFieldLine(b: Uint8Array, p: number): number {
   let i = p;
-  let c = h.charCodeAt(i);
-  while (TCHAR[c] === 1) c = h.charCodeAt(++i);
+  let c = b[i];
+  while (TCHAR[c] === 1) c = b[++i];
   if (c !== COLON) {
     if (c === SP || c === HT) return i === p ? -1 : -2; // obs-fold (§5.2), or space before the colon (§5.1)
     return -3;
   }
   if (i === p) return -4;
   fieldScan.nameEnd = i;
-  c = h.charCodeAt(++i);
-  while (c === SP || c === HT) c = h.charCodeAt(++i);
+  c = b[++i];
+  while (c === SP || c === HT) c = b[++i];
   const vs = i;
-  while (FIELD_VALUE[c] === 1) c = h.charCodeAt(++i);
-  if (c !== CR || h.charCodeAt(i + 1) !== LF) return -5; // NUL, DEL, other controls, bare CR or LF
+  while (FIELD_VALUE[c] === 1) c = b[++i];
+  if (c !== CR || b[i + 1] !== LF) return -5; // NUL, DEL, other controls, bare CR or LF
   let ve = i;
-  while (ve > vs && ((c = h.charCodeAt(ve - 1)) === SP || c === HT)) ve--;
+  while (ve > vs && ((c = b[ve - 1]) === SP || c === HT)) ve--;
   fieldScan.valueStart = vs;
   fieldScan.valueEnd = ve;
   return i + 2;
@@ -156,6 +157,39 @@ export function scanFieldLine(h: string, p: number): number {
 /** The ParseError (400) for a negative code from `scanFieldLine`. */
 export function fieldLineError(code: number): ParseError {
   return FIELD_ERRORS[-code - 1].error;
+}
+
+/**
+ * Common request field names, lower case. Recognising them from the bytes (case-insensitively) yields the
+ * same string object each time: no slice, no lower-casing, and its hash is computed once for every Map.
+ */
+const KNOWN_NAMES = [
+  'host', 'user-agent', 'accept', 'accept-language', 'accept-encoding', 'connection', 'content-length',
+  'content-type', 'transfer-encoding', 'cookie', 'referer', 'origin', 'expect', 'cache-control', 'pragma',
+  'upgrade-insecure-requests', 'if-modified-since', 'if-none-match', 'range', 'authorization', 'dnt', 'te',
+  'priority', 'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site', 'sec-fetch-user', 'x-forwarded-for',
+  'x-requested-with', 'keep-alive', 'upgrade', 'if-match', 'if-unmodified-since', 'if-range',
+];
+/** By length: the known names of that length, and their bytes. */
+const KNOWN_BY_LENGTH: { names: string[]; bytes: Uint8Array[] }[] = [];
+for (const n of KNOWN_NAMES) {
+  const slot = (KNOWN_BY_LENGTH[n.length] ??= { names: [], bytes: [] });
+  slot.names.push(n);
+  slot.bytes.push(Buffer.from(n, 'latin1'));
+}
+
+/** The known lower-case name equal, ignoring case, to the token `b[p, e)`, or undefined. */
+function knownName(b: Uint8Array, p: number, e: number): string | undefined {
+  const slot = KNOWN_BY_LENGTH[e - p];
+  if (slot === undefined) return undefined;
+  const all = slot.bytes;
+  next: for (let k = 0; k < all.length; k++) {
+    const n = all[k];
+    // `| 0x20` lower-cases letters and leaves '-' alone; a name byte is a tchar, so nothing else aliases.
+    for (let j = 0; j < n.length; j++) if ((b[p + j] | 0x20) !== n[j]) continue next;
+    return slot.names[k];
+  }
+  return undefined;
 }
 
 /** Raw field name -> lower case; bounded so that odd clients cannot grow it. */
@@ -167,7 +201,7 @@ export function lowerName(raw: string): string {
   const hit = lowerCache.get(raw);
   if (hit !== undefined) return hit;
   const lower = raw.toLowerCase();
-  if (lowerCache.size < LOWER_CACHE_MAX) lowerCache.set(raw, lower);
+  if (lowerCache.size < LOWER_CACHE_MAX && raw.length <= 64) lowerCache.set(raw, lower);
   return lower;
 }
 
@@ -272,68 +306,53 @@ function parseAbsoluteForm(t: string): boolean | 'userinfo' {
 }
 
 /**
- * Parses a complete head `h[0, len)` (request line through the final CRLFCRLF; `h` may run on beyond it);
- * `end` is echoed into the result.
+ * Parses the complete head `b[o, o + len)` (request line through the final CRLFCRLF). `h` holds the same bytes
+ * decoded as latin1 from `o` on (it may run on beyond the head): bytes are scanned in `b`, which is faster than
+ * charCodeAt, and strings are sliced from `h`. `end` is echoed into the result.
  */
-function parseHead(h: string, len: number, limits: HeadLimits, end: number): HeadResult {
+function parseHead(b: Buffer, o: number, h: string, len: number, limits: HeadLimits, end: number): HeadResult {
   const maxLine = limits.maxRequestLine;
 
   // request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3), exactly one SP each.
-  let i = 0;
-  let c = h.charCodeAt(0);
-  while (TCHAR[c] === 1) c = h.charCodeAt(++i);
-  if (c !== SP || i === 0) return i > maxLine ? E_LINE_TOO_LONG : c === CR ? E_REQUEST_LINE : E_METHOD;
-  const method = h.slice(0, i);
+  let i = o;
+  let c = b[i];
+  while (TCHAR[c] === 1) c = b[++i];
+  if (c !== SP || i === o) return i - o > maxLine ? E_LINE_TOO_LONG : c === CR ? E_REQUEST_LINE : E_METHOD;
+  const method = h.slice(0, i - o);
   const ts = ++i;
   let q = -1;
-  c = h.charCodeAt(i);
+  c = b[i];
   while (TARGET[c] === 1) {
     if (c === 0x3f && q < 0) q = i;
-    c = h.charCodeAt(++i);
+    c = b[++i];
   }
   const te = i;
-  if (c !== SP || te === ts) return i > maxLine ? E_LINE_TOO_LONG : E_TARGET;
+  if (c !== SP || te === ts) return i - o > maxLine ? E_LINE_TOO_LONG : E_TARGET;
   const v = i + 1;
-  if (v + 8 > maxLine) return E_LINE_TOO_LONG;
-  const d1 = h.charCodeAt(v + 5) - 0x30;
-  const d2 = h.charCodeAt(v + 7) - 0x30;
+  if (v + 8 - o > maxLine) return E_LINE_TOO_LONG;
+  const d1 = b[v + 5] - 0x30;
+  const d2 = b[v + 7] - 0x30;
   if (
-    h.charCodeAt(v) !== 0x48 || // H
-    h.charCodeAt(v + 1) !== 0x54 || // T
-    h.charCodeAt(v + 2) !== 0x54 || // T
-    h.charCodeAt(v + 3) !== 0x50 || // P
-    h.charCodeAt(v + 4) !== 0x2f || // /
+    b[v] !== 0x48 || // H
+    b[v + 1] !== 0x54 || // T
+    b[v + 2] !== 0x54 || // T
+    b[v + 3] !== 0x50 || // P
+    b[v + 4] !== 0x2f || // /
     !(d1 >= 0 && d1 <= 9) ||
-    h.charCodeAt(v + 6) !== 0x2e ||
+    b[v + 6] !== 0x2e ||
     !(d2 >= 0 && d2 <= 9) ||
-    h.charCodeAt(v + 8) !== CR ||
-    h.charCodeAt(v + 9) !== LF
+    b[v + 8] !== CR ||
+    b[v + 9] !== LF
   ) {
     // Distinguish a line that is merely too long from a malformed one.
-    const lf = h.indexOf('\n', v);
+    const lf = h.indexOf('\n', v - o);
     return lf - 1 > maxLine ? E_LINE_TOO_LONG : E_VERSION;
   }
-  if (d1 !== 1 || d2 > 1) return E_VERSION_UNSUPPORTED;
-  const minor: 0 | 1 = d2 === 1 ? 1 : 0;
-  if (method !== 'GET' && !IMPLEMENTED_METHODS.has(method)) return E_NOT_IMPLEMENTED;
-
-  // Target: origin-form, or absolute-form whose authority replaces Host (RFC 9112 §3.2.2). "*" and
-  // authority-form belong to OPTIONS and CONNECT, which are not implemented (501 above).
-  const target = h.slice(ts, te);
-  let rawPath: string;
-  let query: string;
-  let authority: string | null = null;
-  if (h.charCodeAt(ts) === 0x2f) {
-    rawPath = q < 0 ? target : h.slice(ts, q);
-    query = q < 0 ? '' : h.slice(q + 1, te);
-  } else {
-    const ok = parseAbsoluteForm(target);
-    if (ok === 'userinfo') return E_USERINFO;
-    if (!ok) return E_TARGET;
-    authority = absolute.host;
-    rawPath = absolute.rawPath;
-    query = absolute.query;
-  }
+  // 505 and 501 are answered once the whole head is known to be well-formed, so that a malformed head gets
+  // 400 however it was split across reads (a partial head can already fail on a bare CR or LF).
+  const refusal =
+    d1 !== 1 || d2 > 1 ? E_VERSION_UNSUPPORTED : IMPLEMENTED_METHODS.has(method) ? null : E_NOT_IMPLEMENTED;
+  const minor: 0 | 1 = d2 === 0 ? 0 : 1;
 
   // Header fields (RFC 9112 §5).
   const headers = new Map<string, string>();
@@ -344,13 +363,13 @@ function parseHead(h: string, len: number, limits: HeadLimits, end: number): Hea
   let chunked = false;
   let expectContinue = false;
   let p = v + 10;
-  const last = len - 2; // offset of the empty line's CRLF
+  const last = o + len - 2; // offset of the empty line's CRLF
   while (p < last) {
-    const next = scanFieldLine(h, p);
+    const next = scanFieldLine(b, p);
     if (next < 0) return FIELD_ERRORS[-next - 1];
     if (++count > maxCount) return E_TOO_MANY_FIELDS;
-    const name = lowerName(h.slice(p, fieldScan.nameEnd));
-    const value = h.slice(fieldScan.valueStart, fieldScan.valueEnd);
+    const name = knownName(b, p, fieldScan.nameEnd) ?? lowerName(h.slice(p - o, fieldScan.nameEnd - o));
+    const value = h.slice(fieldScan.valueStart - o, fieldScan.valueEnd - o);
     p = next;
     switch (name) {
       case 'host':
@@ -379,6 +398,26 @@ function parseHead(h: string, len: number, limits: HeadLimits, end: number): Hea
     const prev = headers.get(name);
     if (prev === undefined) headers.set(name, value);
     else headers.set(name, prev + (name === 'cookie' ? '; ' : ', ') + value); // RFC 9110 §5.3, RFC 6265 §5.4
+  }
+
+  if (refusal !== null) return refusal;
+
+  // Target: origin-form, or absolute-form whose authority replaces Host (RFC 9112 §3.2.2). "*" and
+  // authority-form belong to OPTIONS and CONNECT, which are not implemented (501 above).
+  const target = h.slice(ts - o, te - o);
+  let rawPath: string;
+  let query: string;
+  let authority: string | null = null;
+  if (b[ts] === 0x2f) {
+    rawPath = q < 0 ? target : h.slice(ts - o, q - o);
+    query = q < 0 ? '' : h.slice(q + 1 - o, te - o);
+  } else {
+    const ok = parseAbsoluteForm(target);
+    if (ok === 'userinfo') return E_USERINFO;
+    if (!ok) return E_TARGET;
+    authority = absolute.host;
+    rawPath = absolute.rawPath;
+    query = absolute.query;
   }
 
   // RFC 9112 §6.1: a message with both is a smuggling attempt; reject rather than pick one.
@@ -417,6 +456,15 @@ function parseHead(h: string, len: number, limits: HeadLimits, end: number): Hea
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/** Buffer's own latin1 decoder: `toString('latin1', s, e)` minus its argument checks (~45 ns a call). */
+const nativeLatin1 = (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, s: number, e: number) => string })
+  .latin1Slice;
+
+/** Decodes `buf[s, e)` as latin1 (one char per byte). */
+export function latin1(buf: Buffer, s: number, e: number): string {
+  return nativeLatin1 !== undefined ? nativeLatin1.call(buf, s, e) : buf.toString('latin1', s, e);
+}
 
 /** Bytes decoded at the first look at a head: most heads fit, and pipelined data beyond it is not decoded. */
 const DECODE_WINDOW = 2048;
@@ -467,9 +515,9 @@ export class HeadParser {
       // First look at this head: decode a window once and search it as a string. V8's string search costs
       // far less than a Buffer.indexOf call, and the head is usually entirely in the window.
       const we = end - hs > DECODE_WINDOW ? hs + DECODE_WINDOW : end;
-      const s = buf.toString('latin1', hs, we);
+      const s = latin1(buf, hs, we);
       const idx = s.indexOf('\r\n\r\n');
-      if (idx >= 0) return this.complete(s, idx + 4, hs);
+      if (idx >= 0) return this.complete(buf, hs, s, idx + 4);
       if (we === end) return this.checkPartial(buf, start, hs, end);
       resume = we - 3;
     } else {
@@ -478,17 +526,17 @@ export class HeadParser {
     // Resumed search (or a head longer than the window). indexOf runs to buf.length: bound it by `end`.
     const hay = end === buf.length ? buf : buf.subarray(0, end);
     const idx = hay.indexOf(CRLFCRLF, resume);
-    if (idx >= 0) return this.complete(buf.toString('latin1', hs, idx + 4), idx + 4 - hs, hs);
+    if (idx >= 0) return this.complete(buf, hs, latin1(buf, hs, idx + 4), idx + 4 - hs);
     return this.checkPartial(buf, start, hs, end);
   }
 
-  /** Parses the complete head `s[0, len)` that starts at buffer offset `hs`. */
-  private complete(s: string, len: number, hs: number): HeadResult {
+  /** Parses the complete head `buf[hs, hs + len)`, decoded from `hs` on in `s`. */
+  private complete(buf: Buffer, hs: number, s: string, len: number): HeadResult {
     if (len > this.limits.maxHeaderBytes) {
       const lf = s.indexOf('\n');
       return lf - 1 > this.limits.maxRequestLine ? E_LINE_TOO_LONG : E_HEAD_TOO_LARGE;
     }
-    const r = parseHead(s, len, this.limits, hs + len);
+    const r = parseHead(buf, hs, s, len, this.limits, hs + len);
     if (r.kind === 'head') this.reset();
     return r;
   }

@@ -284,10 +284,11 @@ describe('config: rejected files (first error: line, column, message)', () => {
     );
   });
 
-  it('does not also report "missing host" when the misspelt directive was host', () => {
+  it('does not also report "missing host" or "nothing to serve" when a directive was unknown', () => {
     assert.deepEqual(errors('server {\n  hots 127.0.0.1\n  port 80\n}'), [
       '2:3 unknown directive "hots" in server block; did you mean "host"?',
     ]);
+    assert.deepEqual(errors(loc('    rot ./www')), ['5:5 unknown directive "rot" in location block; did you mean "root"?']);
   });
 
   it('names the right block for a misplaced directive', () => {
@@ -319,7 +320,7 @@ describe('config: rejected files (first error: line, column, message)', () => {
   });
 
   it('checks the number of arguments', () => {
-    assert.equal(firstError(srv('  host 1.2.3.4 5.6.7.8')), '4:17 "host" takes 1 argument (host ADDR), got 2');
+    assert.equal(firstError('server {\n  host 1.2.3.4 5.6.7.8\n  port 1\n}'), '2:16 "host" takes 1 argument (host ADDR), got 2');
     assert.equal(firstError(srv('  error_page 404')), '4:3 "error_page" takes at least 2 arguments (error_page CODE... PATH), got 1');
     assert.equal(firstError(srv('  server_name')), '4:3 "server_name" takes at least 1 argument (server_name NAME...), got 0');
     assert.equal(firstError('server main {\n}'), '1:8 "server" takes no arguments (server { ... }), got 1');

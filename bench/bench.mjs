@@ -1,0 +1,380 @@
+#!/usr/bin/env node
+// Side-by-side benchmark: our server, nginx and lighttpd on the same generated files, each server pinned to CPU 0
+// and wrk to CPU 1, scenarios run on the three servers in turn, repeated and interleaved. Prints a markdown table.
+//
+// Usage: node bench/bench.mjs [--duration S] [--repeat N] [--only NAME,...] [--out FILE]
+// Needs nginx, lighttpd, wrk, taskset, python3 on PATH (bench/run.sh installs them).
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const DURATION = Number(opt('duration', '5'));
+const REPEAT = Number(opt('repeat', '3'));
+const ONLY = opt('only', '') === '' ? null : new Set(opt('only', '').split(','));
+const OUT = opt('out', '');
+const NCPU = os.availableParallelism();
+const SERVER_CPU = '0';
+const CLIENT_CPU = NCPU > 1 ? '1' : '0';
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'localhost-bench-'));
+// nginx's worker runs as www-data: the tree must be readable by others (mkdtemp makes it 0700).
+fs.chmodSync(work, 0o755);
+const www = path.join(work, 'www');
+const cgiDir = path.join(work, 'cgi-bin');
+const upDir = path.join(work, 'uploads');
+fs.mkdirSync(path.join(www, 'dir'), { recursive: true });
+fs.mkdirSync(cgiDir);
+fs.mkdirSync(upDir);
+fs.writeFileSync(path.join(www, 'index.html'), 'x'.repeat(1024));
+fs.writeFileSync(path.join(www, '1m.bin'), Buffer.alloc(1024 * 1024, 97));
+fs.writeFileSync(path.join(www, '10m.bin'), Buffer.alloc(10 * 1024 * 1024, 98));
+for (let i = 0; i < 100; i++) fs.writeFileSync(path.join(www, 'dir', `file-${String(i).padStart(3, '0')}.txt`), `file ${i}\n`);
+fs.writeFileSync(path.join(cgiDir, 'hello.py'), '#!/usr/bin/python3\nimport sys\nsys.stdout.write("Content-Type: text/plain\\r\\n\\r\\nHello, world\\n")\n', { mode: 0o755 });
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function waitPort(port, ms = 10000) {
+  const until = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const s = net.connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy();
+        resolve();
+      });
+      s.on('error', () => {
+        s.destroy();
+        if (Date.now() > until) reject(new Error(`port ${port} never opened`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
+const NGINX = which('nginx') || '/usr/sbin/nginx';
+const LIGHTTPD = which('lighttpd') || '/usr/sbin/lighttpd';
+const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : which('python3');
+
+async function setupServers() {
+  const ports = { ours: await freePort(), nginx: await freePort(), lighttpd: await freePort() };
+  const oursConf = path.join(work, 'ours.conf');
+  fs.writeFileSync(
+    oursConf,
+    `server {
+  host 127.0.0.1
+  port ${ports.ours}
+  body_limit 0
+  keepalive_timeout 75s
+  access_log off
+  location / {
+    methods GET POST
+    root ${www}
+    default_file index.html
+  }
+  location /dir {
+    root ${www}/dir
+    directory_listing on
+  }
+  location /cgi-bin {
+    root ${cgiDir}
+    cgi .py ${PYTHON}
+  }
+  location /uploads {
+    methods GET POST
+    root ${upDir}
+  }
+}
+`,
+  );
+  const nginxConf = path.join(work, 'nginx.conf');
+  fs.writeFileSync(
+    nginxConf,
+    `worker_processes 1;
+daemon off;
+pid ${work}/nginx.pid;
+error_log ${work}/nginx-error.log;
+worker_rlimit_nofile 30000;
+events { worker_connections 20000; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 75s;
+  keepalive_requests 1000000;
+  client_body_temp_path ${work}/nginx-body;
+  proxy_temp_path ${work}/nginx-proxy;
+  fastcgi_temp_path ${work}/nginx-fastcgi;
+  uwsgi_temp_path ${work}/nginx-uwsgi;
+  scgi_temp_path ${work}/nginx-scgi;
+  server {
+    listen 127.0.0.1:${ports.nginx};
+    root ${www};
+    index index.html;
+    location /dir/ { autoindex on; }
+  }
+}
+`,
+  );
+  const lighttpdConf = path.join(work, 'lighttpd.conf');
+  fs.writeFileSync(
+    lighttpdConf,
+    `server.document-root = "${www}"
+server.port = ${ports.lighttpd}
+server.bind = "127.0.0.1"
+server.modules = ( "mod_cgi", "mod_dirlisting", "mod_alias" )
+server.max-fds = 30000
+server.max-connections = 20000
+server.max-keep-alive-requests = 1000000
+server.max-keep-alive-idle = 75
+server.errorlog = "${work}/lighttpd-error.log"
+index-file.names = ( "index.html" )
+mimetype.assign = ( ".html" => "text/html", ".txt" => "text/plain", ".bin" => "application/octet-stream" )
+$HTTP["url"] =~ "^/dir/" { dir-listing.activate = "enable" }
+alias.url = ( "/cgi-bin/" => "${cgiDir}/" )
+$HTTP["url"] =~ "^/cgi-bin/" { cgi.assign = ( ".py" => "${PYTHON}" ) }
+`,
+  );
+  return {
+    ports,
+    commands: {
+      ours: [process.execPath, [path.join(REPO, 'dist/main.js'), oursConf]],
+      nginx: [NGINX, ['-c', nginxConf, '-e', `${work}/nginx-error.log`]],
+      lighttpd: [LIGHTTPD, ['-D', '-f', lighttpdConf]],
+    },
+  };
+}
+
+/** Starts a server pinned to SERVER_CPU; returns its process and the pid that does the work (nginx's worker). */
+async function start(name, setup) {
+  const [cmd, argv] = setup.commands[name];
+  const proc = spawn('taskset', ['-c', SERVER_CPU, cmd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d) => (err += d));
+  try {
+    await waitPort(setup.ports[name]);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw new Error(`${name} did not start: ${err}`);
+  }
+  let workPid = proc.pid;
+  if (name === 'nginx') {
+    // The worker process is the child of the master.
+    for (let i = 0; i < 50; i++) {
+      const kids = spawnSync('pgrep', ['-P', String(proc.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+      if (kids.length > 0) {
+        workPid = Number(kids[0]);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { proc, workPid };
+}
+
+function stop(server) {
+  return new Promise((resolve) => {
+    if (server.proc.exitCode !== null) return resolve();
+    server.proc.once('exit', () => resolve());
+    server.proc.kill('SIGTERM');
+    setTimeout(() => server.proc.kill('SIGKILL'), 3000);
+  });
+}
+
+function rssKiB(pid, field = 'VmRSS') {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(s);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function parseWrk(out) {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const p99m = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const p99 = p99m ? Number(p99m[1]) * (p99m[2] === 'us' ? 0.001 : p99m[2] === 's' ? 1000 : 1) : NaN;
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
+  const sock = /Socket errors: (.*)/.exec(out)?.[1];
+  return { rps, p99, non2xx: Number(errors ?? 0), socketErrors: sock ?? '' };
+}
+
+function wrk(url, { conns = 50, duration = DURATION, headers = [], script = null } = {}) {
+  const argv = ['-c', CLIENT_CPU, 'wrk', '-t1', `-c${conns}`, `-d${duration}s`, '--latency'];
+  for (const h of headers) argv.push('-H', h);
+  if (script) argv.push('-s', script);
+  argv.push(url);
+  const r = spawnSync('taskset', argv, { encoding: 'utf8', timeout: (duration + 30) * 1000 });
+  return parseWrk(r.stdout ?? '');
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
+};
+
+/** Opens `n` idle keep-alive connections (one request each so every server has parsed something), returns closer. */
+async function openIdle(port, n) {
+  const socks = [];
+  let answered = 0;
+  await new Promise((resolve) => {
+    let opened = 0;
+    const next = () => {
+      const batch = Math.min(200, n - opened);
+      if (batch <= 0) return;
+      for (let i = 0; i < batch; i++) {
+        opened++;
+        const s = net.connect({ port, host: '127.0.0.1' }, () => s.write('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n'));
+        s.on('data', () => {
+          if (!s.answered) {
+            s.answered = true;
+            if (++answered === n) resolve();
+          }
+        });
+        s.on('error', () => {
+          if (!s.answered) {
+            s.answered = true;
+            if (++answered === n) resolve();
+          }
+        });
+        socks.push(s);
+      }
+      setTimeout(next, 20);
+    };
+    next();
+    setTimeout(resolve, 30000);
+  });
+  return () => socks.forEach((s) => s.destroy());
+}
+
+const scenarios = [
+  { name: '1 KiB keep-alive', key: 'small', path: '/index.html', servers: ['ours', 'nginx', 'lighttpd'] },
+  { name: '1 KiB Connection: close', key: 'close', path: '/index.html', headers: ['Connection: close'], servers: ['ours', 'nginx', 'lighttpd'] },
+  { name: '404 page', key: '404', path: '/no-such-file', servers: ['ours', 'nginx', 'lighttpd'] },
+  { name: 'directory listing (100 files)', key: 'listing', path: '/dir/', servers: ['ours', 'nginx', 'lighttpd'] },
+  { name: '1 MiB file', key: '1m', path: '/1m.bin', conns: 10, servers: ['ours', 'nginx', 'lighttpd'] },
+  { name: '10 MiB file', key: '10m', path: '/10m.bin', conns: 10, servers: ['ours', 'nginx', 'lighttpd'] },
+  { name: 'Python CGI hello', key: 'cgi', path: '/cgi-bin/hello.py', conns: 10, servers: ['ours', 'lighttpd'] },
+];
+
+async function main() {
+  const setup = await setupServers();
+  const results = new Map(); // key → server → {rps[], p99[], peak}
+  const selected = scenarios.filter((s) => ONLY === null || ONLY.has(s.key));
+  for (const sc of selected) results.set(sc.key, new Map());
+  const names = ['ours', 'nginx', 'lighttpd'];
+  for (let rep = 0; rep < REPEAT; rep++) {
+    // Interleave: each repetition runs every server on every scenario, in a rotated server order.
+    const order = names.slice(rep % 3).concat(names.slice(0, rep % 3));
+    for (const name of order) {
+      const srv = await start(name, setup);
+      try {
+        for (const sc of selected) {
+          if (!sc.servers.includes(name)) continue;
+          const url = `http://127.0.0.1:${setup.ports[name]}${sc.path}`;
+          wrk(url, { conns: sc.conns ?? 50, duration: 1, headers: sc.headers ?? [] }); // warm-up
+          const r = wrk(url, { conns: sc.conns ?? 50, headers: sc.headers ?? [] });
+          const m = results.get(sc.key);
+          if (!m.has(name)) m.set(name, { rps: [], p99: [], peak: 0, errors: 0 });
+          const e = m.get(name);
+          e.rps.push(r.rps);
+          e.p99.push(r.p99);
+          e.errors += r.non2xx > 0 && sc.key !== '404' ? r.non2xx : 0;
+          e.peak = Math.max(e.peak, rssKiB(srv.workPid, 'VmHWM'));
+          process.stderr.write(`rep ${rep + 1} ${name.padEnd(8)} ${sc.name.padEnd(30)} ${r.rps.toFixed(0).padStart(8)} req/s  p99 ${r.p99.toFixed(2)} ms${r.socketErrors ? '  socket errors: ' + r.socketErrors : ''}\n`);
+        }
+      } finally {
+        await stop(srv);
+      }
+    }
+  }
+
+  // Upload throughput (ours alone): 10 MiB bodies posted with curl, MB/s over several uploads.
+  let uploadMBs = NaN;
+  if (ONLY === null || ONLY.has('upload')) {
+    const srv = await start('ours', setup);
+    try {
+      const body = path.join(work, 'upload.bin');
+      fs.writeFileSync(body, Buffer.alloc(10 * 1024 * 1024, 99));
+      const n = 10;
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) {
+        execFileSync('taskset', ['-c', CLIENT_CPU, 'curl', '-sf', '-o', '/dev/null', '--data-binary', `@${body}`, '-H', 'Content-Type: application/octet-stream', `http://127.0.0.1:${setup.ports.ours}/uploads/u${i}.bin`]);
+      }
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      uploadMBs = (n * 10) / secs;
+      process.stderr.write(`upload: ${uploadMBs.toFixed(1)} MiB/s\n`);
+    } finally {
+      await stop(srv);
+    }
+  }
+
+  // 10,000 idle keep-alive connections: RSS of each server with them open.
+  const idle = new Map();
+  if (ONLY === null || ONLY.has('idle')) {
+    for (const name of names) {
+      const srv = await start(name, setup);
+      try {
+        const before = rssKiB(srv.workPid);
+        const close = await openIdle(setup.ports[name], 10000);
+        await new Promise((r) => setTimeout(r, 500));
+        const rss = rssKiB(srv.workPid);
+        idle.set(name, { before, rss });
+        process.stderr.write(`idle 10k: ${name} ${(rss / 1024).toFixed(1)} MiB (before ${(before / 1024).toFixed(1)} MiB)\n`);
+        close();
+      } finally {
+        await stop(srv);
+      }
+    }
+  }
+
+  const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+  const lines = [];
+  lines.push(`Benchmark: ${REPEAT} interleaved runs of ${DURATION} s each (median), server on CPU ${SERVER_CPU}, wrk -t1 on CPU ${CLIENT_CPU}; ${os.cpus()[0]?.model ?? ''}, Node ${process.version}.`);
+  lines.push('');
+  lines.push('| scenario | ours req/s | nginx req/s | lighttpd req/s | ours/nginx | ours/lighttpd | p99 ours | p99 nginx | p99 lighttpd | peak RSS ours / nginx / lighttpd |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const sc of selected) {
+    const m = results.get(sc.key);
+    const get = (n) => m.get(n);
+    const r = (n) => (get(n) ? median(get(n).rps) : NaN);
+    const p = (n) => (get(n) ? median(get(n).p99) : NaN);
+    const peak = (n) => (get(n) ? `${fmt(get(n).peak / 1024, 1)} MiB` : '–');
+    lines.push(
+      `| ${sc.name} | ${fmt(r('ours'))} | ${fmt(r('nginx'))} | ${fmt(r('lighttpd'))} | ${fmt(r('ours') / r('nginx'), 2)} | ${fmt(r('ours') / r('lighttpd'), 2)} | ${fmt(p('ours'), 2)} ms | ${fmt(p('nginx'), 2)} ms | ${fmt(p('lighttpd'), 2)} ms | ${peak('ours')} / ${peak('nginx')} / ${peak('lighttpd')} |`,
+    );
+  }
+  if (Number.isFinite(uploadMBs)) lines.push(`| 10 MiB upload (curl, ours alone) | ${fmt(uploadMBs, 1)} MiB/s | | | | | | | | |`);
+  if (idle.size > 0) {
+    const i = (n) => (idle.get(n) ? `${fmt(idle.get(n).rss / 1024, 1)} MiB` : '–');
+    lines.push(`| 10,000 idle keep-alive connections: RSS | ${i('ours')} | ${i('nginx')} | ${i('lighttpd')} | | | | | | |`);
+  }
+  const table = lines.join('\n') + '\n';
+  process.stdout.write(table);
+  if (OUT !== '') fs.writeFileSync(OUT, table);
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e.stack ?? e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs before `npm test`: makes sure the system tools the tests drive are installed (installing them with apt-get
+# when running as root, otherwise saying exactly what to install), then compiles the tests into build/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command → Debian package
+declare -A NEED=(
+  [siege]=siege
+  [php-cgi]=php-cgi
+  [curl]=curl
+  [python3]=python3
+  [ps]=procps
+  [nginx]=nginx
+  [chromium]=chromium
+)
+missing=()
+for cmd in "${!NEED[@]}"; do
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
+    missing+=("${NEED[$cmd]}")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "pretest: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "pretest: the tests need these Debian packages: ${missing[*]}" >&2
+    echo "pretest: install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+rm -rf build
+npx tsc -p tsconfig.test.json
