@@ -103,11 +103,16 @@ function acceptsGzip(value: string | undefined): boolean {
 
 /** Answers GET/HEAD for `fsPath` (the URL path mapped under `root`). */
 export function serveStatic(ex: Exchange, root: string, fsPath: string): void {
-  let st: fs.Stats;
+  let st: fs.Stats | undefined;
   try {
-    st = fs.statSync(fsPath);
+    // No exception for a missing file: a 404 is common and must stay cheap.
+    st = fs.statSync(fsPath, { throwIfNoEntry: false });
   } catch (err) {
     ex.respond(errorResponse(ex.server, statusForFsError(err)));
+    return;
+  }
+  if (st === undefined) {
+    ex.respond(errorResponse(ex.server, 404));
     return;
   }
   if (st.isDirectory()) {

@@ -139,6 +139,7 @@ export class ChunkedDecoder {
         continue;
       }
       if (state === S_TRAILER) {
+        this.state = state;
         i = this.trailer(buf, i, end);
         state = this.state;
         if (state === S_DONE || state === S_ERROR) return i;

@@ -228,6 +228,7 @@ function parseHost(v: string): string | null {
         i++;
       } else if (c === 0x25 && i + 2 < n && HEX[v.charCodeAt(i + 1)] !== 255 && HEX[v.charCodeAt(i + 2)] !== 255) {
         i += 3;
+        upper = 2; // the hex digits may be upper case
       } else {
         break;
       }

@@ -24,6 +24,15 @@ import { parseCookieHeader } from '../session/cookies.js';
 import type { Session } from '../session/store.js';
 import type { Runtime } from './runtime.js';
 
+/** What a connection knows of the socket that accepted it. */
+export interface ListenerInfo {
+  /** The port it was accepted on. */
+  readonly port: number;
+  /** The servers reachable through it when that does not depend on the local address; undefined when it does
+   *  (a wildcard bound beside specific addresses on the same port). */
+  readonly group: VHostGroup | null | undefined;
+}
+
 /** The named states of a connection. */
 export type ConnState = 'head' | 'body' | 'handling' | 'writing' | 'idle' | 'closing' | 'closed';
 
@@ -110,10 +119,9 @@ export class Connection {
   /** When the current state times out (ms since epoch); Infinity for none. */
   deadline: number;
 
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
+  // Addresses cost a system call each (getpeername/getsockname): looked up only when something needs them.
+  private remoteAddr: string | null = null;
+  private localAddr: string | null = null;
 
   private readonly group: VHostGroup | null;
   private readonly parser = new HeadParser();
@@ -123,6 +131,8 @@ export class Connection {
   private advancing = false;
   private paused = false;
   private peerEnded = false;
+  /** The client may still be sending when we close: linger (see closeGracefully). */
+  private linger = false;
 
   // The request in progress.
   private exchange: ConnExchange | null = null;
@@ -149,22 +159,31 @@ export class Connection {
   constructor(
     readonly socket: net.Socket,
     readonly runtime: Runtime,
+    private readonly listener: ListenerInfo,
     private readonly onClosed: (c: Connection) => void,
   ) {
-    this.remoteAddress = plainAddress(socket.remoteAddress ?? '');
-    this.remotePort = socket.remotePort ?? 0;
-    this.localAddress = plainAddress(socket.localAddress ?? '');
-    this.localPort = socket.localPort ?? 0;
-    this.group = runtime.vhosts.group(this.localAddress, this.localPort);
+    this.group = listener.group !== undefined ? listener.group : runtime.vhosts.group(this.localAddress, listener.port);
     this.timeouts = this.group?.fallback.timeouts ?? FALLBACK_TIMEOUTS;
     this.deadline = Date.now() + this.timeouts.header;
     runtime.counters.reading++;
-    socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('drain', this.onDrain);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
+  }
+
+  get remoteAddress(): string {
+    return (this.remoteAddr ??= plainAddress(this.socket.remoteAddress ?? ''));
+  }
+  get remotePort(): number {
+    return this.socket.remotePort ?? 0;
+  }
+  get localAddress(): string {
+    return (this.localAddr ??= plainAddress(this.socket.localAddress ?? ''));
+  }
+  get localPort(): number {
+    return this.listener.port;
   }
 
   // ─── State transitions: the one place that changes `state` ───────────────────────────────────────────────
@@ -358,6 +377,7 @@ export class Connection {
     this.bodyLimit = server.bodyLimit;
     if (this.bodyLimit > 0 && head.contentLength > this.bodyLimit) {
       this.bodyDone = true;
+      this.linger = true;
       this.enter('handling', now);
       this.respond(ex, errorResponse(server, 413, '', true));
       return;
@@ -501,6 +521,7 @@ export class Connection {
     const server = this.exchange?.server ?? this.group?.fallback ?? null;
     if (this.exchange === null) this.runtime.counters.requests++;
     this.keepAlive = false;
+    this.linger = true;
     this.enter('handling', now);
     this.write(errorResponse(server, status, '', true), this.exchange?.head ?? null);
   }
@@ -519,6 +540,7 @@ export class Connection {
       // Answered before the body was read (an error, or a handler that did not need it): close afterwards.
       this.abortBody();
       this.keepAlive = false;
+      this.linger = true;
     }
     this.write(res, ex.head);
   }
@@ -706,16 +728,23 @@ export class Connection {
 
   // ─── Closing ──────────────────────────────────────────────────────────────────────────────────────────────
 
-  /** Ends our side after the response and discards what the client still sends, so it can read our answer
-   *  instead of getting a reset (NGINX's lingering close). */
+  /**
+   * Closes after the response. When the client may still be sending (an unread body, pipelined bytes, a framing
+   * error), our side is ended and its input discarded for a while, so it reads our answer instead of getting a
+   * reset (NGINX's lingering close); otherwise the socket is closed as soon as the response is flushed.
+   */
   private closeGracefully(now: number): void {
+    const linger = this.linger || (this.buf !== null && this.off < this.buf.length);
     this.enter('closing', now);
     this.buf = null;
     this.off = 0;
     this.receiverPaused = false;
+    if (!linger || this.peerEnded) {
+      this.socket.destroySoon();
+      return;
+    }
     this.resumeReading();
     this.socket.end();
-    if (this.peerEnded) this.socket.destroySoon();
   }
 
   /** Closes at once. */

@@ -5,7 +5,8 @@
 import * as net from 'node:net';
 import type { Config } from '../config/types.js';
 import { SessionStores } from '../session/stores.js';
-import { Connection } from './connection.js';
+import { isWildcard, type VHostGroup } from '../router/vhost.js';
+import { Connection, type ListenerInfo } from './connection.js';
 import { currentCounters } from './counters.js';
 import { addressLabel, bindSpecs, type BindSpec } from './listeners.js';
 import { Logs } from './logs.js';
@@ -66,7 +67,10 @@ export class HttpServer {
           // EMFILE/ENFILE while accepting: log it; libuv retries accepting when descriptors free up.
           this.runtime.logs.error(`accept on ${addressLabel(spec.host, spec.port)}: ${err.code ?? err.message}`);
         });
-        server.on('connection', this.onConnection);
+        const addr0 = server.address();
+        const port = typeof addr0 === 'object' && addr0 !== null ? addr0.port : spec.port;
+        const info: ListenerInfo = { port, group: this.fixedGroup(spec, port) };
+        server.on('connection', (socket: net.Socket) => this.onConnection(socket, info));
         const key = `${spec.host}|${spec.port}`;
         this.listeners.set(key, { key, spec, server });
         const addr = server.address();
@@ -75,7 +79,18 @@ export class HttpServer {
     });
   }
 
-  private readonly onConnection = (socket: net.Socket): void => {
+  /** The virtual hosts of a listener when they do not depend on the connection's local address. */
+  private fixedGroup(spec: BindSpec, port: number): VHostGroup | null | undefined {
+    const vh = this.runtime.vhosts;
+    if (!isWildcard(spec.host)) return vh.group(spec.host, port);
+    const six = spec.host === '::';
+    const specific = this.runtime.config.servers.some(
+      (s) => s.ports.includes(port) && !isWildcard(s.host) && s.host.includes(':') === six,
+    );
+    return specific ? undefined : vh.group(spec.host, port);
+  }
+
+  private readonly onConnection = (socket: net.Socket, info: ListenerInfo): void => {
     const c = currentCounters();
     c.accepted++;
     c.handled++;
@@ -84,7 +99,7 @@ export class HttpServer {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, this.runtime, this.onClosed);
+    const conn = new Connection(socket, this.runtime, info, this.onClosed);
     this.conns.add(conn);
   };
 
