@@ -40,8 +40,12 @@ export interface CgiScript {
   readonly root: string;
 }
 
-/** Script output held while the request body is still arriving or the client is slow; stdout pauses beyond it. */
+/** Script output held in memory before the response starts; beyond it, held output spills to a file. */
 const PENDING_MAX = 64 * 1024;
+/** Held output kept on disk at most; stdout pauses beyond it. */
+const OUTPUT_SPOOL_MAX = 256 * 1024 * 1024;
+/** Largest read from the output spool at once (DESIGN §2). */
+const READ_CHUNK = 64 * 1024;
 /** stderr bytes written to the error log per script, and the longest line kept. */
 const STDERR_BUDGET = 16 * 1024;
 const STDERR_LINE_MAX = 1024;
@@ -210,8 +214,17 @@ interface Spool {
   size: number;
 }
 
+/** Script output held on disk until the client can take it: written at `size`, read back from `readPos`. */
+interface OutputSpool {
+  fd: number;
+  size: number;
+  readPos: number;
+}
+
+const tempName = (): string => path.join(os.tmpdir(), `localhost-cgi-${process.pid}-${randomBytes(8).toString('hex')}`);
+
 function openSpool(): Spool {
-  const file = path.join(os.tmpdir(), `localhost-cgi-${process.pid}-${randomBytes(8).toString('hex')}`);
+  const file = tempName();
   const wfd = fs.openSync(file, 'wx', 0o600);
   let rfd = -1;
   try {
@@ -222,6 +235,13 @@ function openSpool(): Spool {
     if (rfd < 0) fs.closeSync(wfd);
   }
   return { wfd, rfd, size: 0 };
+}
+
+function openOutputSpool(): OutputSpool {
+  const file = tempName();
+  const fd = fs.openSync(file, 'wx+', 0o600);
+  fs.unlinkSync(file);
+  return { fd, size: 0, readPos: 0 };
 }
 
 function closeQuietly(fd: number): void {
@@ -253,8 +273,10 @@ class CgiRun implements BodyReceiver, BodySource {
   private stdoutEnded = false;
   private sink: BodySink | null = null;
   private sinkPaused = false;
+  /** Output held before the client takes it: first `pending` in memory, then `outSpool` on disk. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  private outSpool: OutputSpool | null = null;
   /** Body bytes of the response taken from stdout (capped at the script's Content-Length). */
   private received = 0;
   private overflowLogged = false;
@@ -417,7 +439,7 @@ class CgiRun implements BodyReceiver, BodySource {
       this.fail(502);
       return;
     }
-    if (this.sink !== null && this.pending.length === 0) this.finishStream();
+    if (this.sink !== null && !this.holding()) this.finishStream();
   };
 
   /** A piece of the response body: to the client, or held until it can take it. */
@@ -432,16 +454,40 @@ class CgiRun implements BodyReceiver, BodySource {
     }
     this.received += chunk.length;
     if (chunk.length > 0) {
-      if (this.sink === null || this.pending.length > 0) {
-        this.pending.push(chunk);
-        this.pendingBytes += chunk.length;
-        if (this.pendingBytes >= PENDING_MAX) this.child?.stdout?.pause();
-      } else if (!this.sink.push(chunk)) {
+      if (this.sink === null || this.holding()) this.hold(chunk);
+      else if (!this.sink.push(chunk)) {
         this.sinkPaused = true;
         this.child?.stdout?.pause();
       }
     }
-    if (cl >= 0 && this.received === cl && this.sink !== null && this.pending.length === 0) this.complete();
+    if (cl >= 0 && this.received === cl && this.sink !== null && !this.holding()) this.complete();
+  }
+
+  private holding(): boolean {
+    return this.pending.length > 0 || this.outSpool !== null;
+  }
+
+  /**
+   * Keeps output the client cannot take yet. Before the response starts (the request body is still arriving) a
+   * script such as an echo must be able to keep writing, or it would stop reading its stdin and both sides would
+   * wait for each other: so beyond PENDING_MAX the output spills to a file, as NGINX buffers upstream responses.
+   */
+  private hold(chunk: Buffer): void {
+    if (this.outSpool === null && this.pendingBytes + chunk.length <= PENDING_MAX) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      return;
+    }
+    try {
+      const spool = (this.outSpool ??= openOutputSpool());
+      let off = 0;
+      while (off < chunk.length) off += fs.writeSync(spool.fd, chunk, off, chunk.length - off, spool.size + off);
+      spool.size += chunk.length;
+      if (spool.size - spool.readPos >= OUTPUT_SPOOL_MAX || this.sink !== null) this.child?.stdout?.pause();
+    } catch (err) {
+      this.log(`cannot hold output: ${String(err)}`);
+      this.fail(502);
+    }
   }
 
   /** Headers are in and so is the request body: apply the session headers, then answer. */
@@ -488,6 +534,28 @@ class CgiRun implements BodyReceiver, BodySource {
       if (!sink.push(c)) this.sinkPaused = true;
     }
     if (this.pending.length > 0) return;
+    const spool = this.outSpool;
+    if (spool !== null) {
+      // Replayed in bounded reads paced by the client; stdout waits meanwhile so the file stops growing.
+      this.child?.stdout?.pause();
+      try {
+        while (spool.readPos < spool.size && !this.sinkPaused) {
+          const n = Math.min(READ_CHUNK, spool.size - spool.readPos);
+          const buf = Buffer.allocUnsafe(n);
+          const got = fs.readSync(spool.fd, buf, 0, n, spool.readPos);
+          if (got <= 0) throw new Error('output spool shorter than written');
+          spool.readPos += got;
+          if (!sink.push(got === n ? buf : buf.subarray(0, got))) this.sinkPaused = true;
+        }
+      } catch (err) {
+        this.log(`cannot replay held output: ${String(err)}`);
+        this.fail(502);
+        return;
+      }
+      if (spool.readPos < spool.size) return;
+      this.outSpool = null;
+      closeQuietly(spool.fd);
+    }
     const cl = this.head?.contentLength ?? -1;
     if (cl >= 0 && this.received === cl) this.complete();
     else if (this.stdoutEnded) this.finishStream();
@@ -511,8 +579,7 @@ class CgiRun implements BodyReceiver, BodySource {
     const sink = this.sink;
     if (sink === null || this.done) return;
     this.done = true;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.dropHeld();
     sink.end();
     if (!this.closed) {
       this.child?.stdout?.resume();
@@ -534,8 +601,7 @@ class CgiRun implements BodyReceiver, BodySource {
   /** No more output is wanted: kill the script and release the spool. Idempotent. */
   private stop(): void {
     this.done = true;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.dropHeld();
     this.clearTimer();
     this.kill();
     const spool = this.spool;
@@ -543,6 +609,15 @@ class CgiRun implements BodyReceiver, BodySource {
       this.spool = null;
       closeQuietly(spool.wfd);
       closeQuietly(spool.rfd);
+    }
+  }
+
+  private dropHeld(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.outSpool !== null) {
+      closeQuietly(this.outSpool.fd);
+      this.outSpool = null;
     }
   }
 
@@ -594,9 +669,8 @@ class CgiRun implements BodyReceiver, BodySource {
   };
 
   private readonly onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-    if (this.killed) return;
     if (code !== null && code !== 0) this.log(`exited with status ${code}`);
-    else if (signal !== null) this.log(`killed by ${signal}`);
+    else if (signal !== null && !this.killed) this.log(`killed by ${signal}`);
   };
 
   /** The script exited and all its pipes are closed: it is reaped. */

@@ -72,6 +72,7 @@ const E_LINE_END = bad('chunk-size line not ended by CRLF');
 const E_DATA_END = bad('chunk data not followed by CRLF');
 const E_TRAILER_TOO_LARGE = bad('trailer section too large');
 const E_TRAILER_BARE_LF = bad('bare LF in trailer section');
+const E_TRAILER_BARE_CR = bad('bare CR in trailer section');
 const E_TRAILER_FORBIDDEN = bad('forbidden field in trailer section');
 
 /** qdtext / quoted-pair bytes of RFC 9110 §5.6.4: HTAB, SP, VCHAR, obs-text ('"' and '\' handled apart). */
@@ -238,14 +239,30 @@ export class ChunkedDecoder {
     return i;
   }
 
-  /** Reads trailer bytes from `i` up to the end of the current line; returns the next offset. */
+  /**
+   * Reads trailer bytes from `i` up to the end of the current line; returns the next offset. An error is
+   * placed at the byte that revealed it (the LF of a bad line), so it does not depend on how input was split.
+   */
   private trailer(buf: Buffer, i: number, end: number): number {
+    // A CR must be followed by LF: judge it as soon as the next byte is here, even across calls.
+    const pending = this.trailerLine;
+    if (pending.length > 0 && pending.charCodeAt(pending.length - 1) === CR && buf[i] !== LF) {
+      return this.fail(E_TRAILER_BARE_CR, i);
+    }
     let j = i;
-    while (j < end && buf[j] !== LF) j++;
+    for (; j < end; j++) {
+      const c = buf[j];
+      if (c === LF) break;
+      if (c === CR && j + 1 < end && buf[j + 1] !== LF) return this.fail(E_TRAILER_BARE_CR, j + 1);
+    }
     const complete = j < end;
     if (complete) j++;
+    const before = this.trailerBytes;
     this.trailerBytes += j - i;
-    if (this.trailerBytes > this.maxTrailerBytes) return this.fail(E_TRAILER_TOO_LARGE, i);
+    // Fail at the first byte over the limit, wherever the input was split.
+    if (this.trailerBytes > this.maxTrailerBytes) {
+      return this.fail(E_TRAILER_TOO_LARGE, i + this.maxTrailerBytes - before);
+    }
     this.trailerLine += latin1(buf, i, j);
     if (!complete) return j;
     const line = this.trailerLine;
@@ -258,9 +275,9 @@ export class ChunkedDecoder {
     }
     // trailer-section = *( field-line CRLF ), the same syntax as header fields (§7.1.2).
     const r = scanFieldLine(Buffer.from(line, 'latin1'), 0);
-    if (r < 0) return this.fail(fieldLineError(r), i);
+    if (r < 0) return this.fail(fieldLineError(r), j - 1);
     const name = lowerName(line.slice(0, fieldScan.nameEnd));
-    if (FORBIDDEN_TRAILERS.has(name)) return this.fail(E_TRAILER_FORBIDDEN, i);
+    if (FORBIDDEN_TRAILERS.has(name)) return this.fail(E_TRAILER_FORBIDDEN, j - 1);
     const value = line.slice(fieldScan.valueStart, fieldScan.valueEnd);
     const prev = this.fields.get(name);
     this.fields.set(name, prev === undefined ? value : prev + ', ' + value);

@@ -38,6 +38,10 @@ export type ConnState = 'head' | 'body' | 'handling' | 'writing' | 'idle' | 'clo
 
 /** Largest piece of a file read at once (DESIGN §2). */
 const FILE_CHUNK = 64 * 1024;
+/** Bytes a file response may leave queued in its socket before waiting for 'drain'. */
+const QUEUE_MAX = 256 * 1024;
+/** A read buffer shared by all file responses, reused while writes complete synchronously. */
+let scratch: Buffer | null = null;
 /** Bytes of a file written in one turn of the loop before yielding to other clients. */
 const TURN_BUDGET = 1024 * 1024;
 /** How long a closing connection may keep sending us bytes we discard (NGINX's lingering_time). */
@@ -596,10 +600,15 @@ export class Connection {
     // else: 'drain' finishes it (onDrain with no file and no source).
   }
 
-  /** Sends file parts in bounded reads, paced by the socket's 'drain'. */
+  /**
+   * Sends file parts in bounded reads, paced by the socket: reads continue while less than QUEUE_MAX bytes wait in
+   * the socket's queue, then 'drain' resumes. One scratch buffer is reused while the kernel takes each chunk at
+   * once (the common case on a fast client), so a large download allocates almost nothing.
+   */
   private pumpFile(): void {
     const f = this.file;
     if (f === null || this.state !== 'writing') return;
+    const socket = this.socket;
     let budget = TURN_BUDGET;
     try {
       while (f.part < f.parts.length) {
@@ -608,7 +617,7 @@ export class Connection {
           f.preSent = true;
           if (part.pre !== null) {
             this.bytesOut += part.pre.length;
-            if (!this.socket.write(part.pre)) return;
+            socket.write(part.pre);
           }
         }
         if (f.pos >= part.end) {
@@ -617,8 +626,10 @@ export class Connection {
           f.pos = f.parts[f.part]?.start ?? 0;
           continue;
         }
+        if (socket.writableLength >= QUEUE_MAX) return; // 'drain' continues
         const n = Math.min(FILE_CHUNK, part.end - f.pos);
-        const chunk = Buffer.allocUnsafe(n);
+        let chunk = scratch;
+        if (chunk === null || chunk.length < n) chunk = Buffer.allocUnsafe(FILE_CHUNK);
         const got = fs.readSync(f.fd, chunk, 0, n, f.pos);
         if (got === 0) {
           // The file shrank under us: the promised length cannot be kept, so the connection must end.
@@ -629,9 +640,11 @@ export class Connection {
         f.pos += got;
         this.bytesOut += got;
         budget -= got;
-        if (!this.socket.write(got === n ? chunk : chunk.subarray(0, got))) return; // wait for 'drain'
+        socket.write(got === chunk.length ? chunk : chunk.subarray(0, got));
+        // Written through at once: the scratch buffer is free again; otherwise it now belongs to the queue.
+        scratch = socket.writableLength === 0 ? chunk : null;
         if (budget <= 0) {
-          setImmediate(this.continuePump);
+          if (socket.writableLength < QUEUE_MAX) setImmediate(this.continuePump);
           return;
         }
       }
@@ -648,7 +661,7 @@ export class Connection {
   }
 
   private readonly continuePump = (): void => {
-    if (this.state === 'writing' && this.socket.writableLength < FILE_CHUNK) this.pumpFile();
+    if (this.state === 'writing' && this.socket.writableLength < QUEUE_MAX) this.pumpFile();
   };
 
   /** The sink a streamed body (CGI) pushes into: chunked framing for 1.1, raw for close-delimited 1.0. */
