@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import type { Config, ServerConfig } from '../../src/config/types.js';
+import { DEFAULTS } from '../../src/config/types.js';
+import { plainAddress, VHostGroup, VirtualHosts } from '../../src/router/vhost.js';
+import { bindSpecs } from '../../src/server/listeners.js';
+
+const pos = { file: 't.conf', line: 1, col: 1 };
+function srv(host: string, ports: number[], names: string[]): ServerConfig {
+  return {
+    host, ports, serverNames: names, bodyLimit: 0, errorPages: new Map(), locations: [],
+    timeouts: DEFAULTS.timeouts, sessionTimeout: 1, sessionMax: 1, accessLog: null, errorLog: 'stderr', pos,
+  };
+}
+
+test('Host selects by server_name; unknown hosts get the first server without a name', () => {
+  const a = srv('0.0.0.0', [80], ['a.local']);
+  const def = srv('0.0.0.0', [80], []);
+  const b = srv('0.0.0.0', [80], ['b.local', 'www.b.local']);
+  const g = new VHostGroup([a, def, b]);
+  assert.equal(g.select('b.local'), b);
+  assert.equal(g.select('www.b.local'), b);
+  assert.equal(g.select('a.local'), a);
+  assert.equal(g.select('other'), def);
+  assert.equal(g.select(''), def);
+  assert.equal(g.select('a.local.'), a);
+});
+
+test('without a nameless server, the first server is the default', () => {
+  const a = srv('0.0.0.0', [80], ['a']);
+  const b = srv('0.0.0.0', [80], ['b']);
+  assert.equal(new VHostGroup([a, b]).select('zzz'), a);
+});
+
+test('servers bound to the exact local address win over the wildcard', () => {
+  const wild = srv('0.0.0.0', [80], []);
+  const lo = srv('127.0.0.1', [80], []);
+  const vh = new VirtualHosts([wild, lo]);
+  assert.equal(vh.group('127.0.0.1', 80)?.fallback, lo);
+  assert.equal(vh.group('::ffff:127.0.0.1', 80)?.fallback, lo);
+  assert.equal(vh.group('10.1.2.3', 80)?.fallback, wild);
+  assert.equal(vh.group('127.0.0.1', 81), null);
+});
+
+test('IPv4-mapped addresses are reported plainly', () => {
+  assert.equal(plainAddress('::ffff:10.0.0.1'), '10.0.0.1');
+  assert.equal(plainAddress('::1'), '::1');
+});
+
+test('each host:port is bound once; a wildcard covers specific addresses on its port', () => {
+  const config: Config = {
+    file: '/t.conf',
+    servers: [srv('0.0.0.0', [80, 81], ['a']), srv('0.0.0.0', [80], ['b']), srv('127.0.0.1', [80, 82], [])],
+  };
+  const specs = bindSpecs(config).map((s) => `${s.host}:${s.port}`).sort();
+  assert.deepEqual(specs, ['0.0.0.0:80', '0.0.0.0:81', '127.0.0.1:82']);
+});
+
+test('"::" beside "0.0.0.0" on one port binds IPv6 only', () => {
+  const config: Config = { file: '/t.conf', servers: [srv('0.0.0.0', [80], []), srv('::', [80], [])] };
+  const six = bindSpecs(config).find((s) => s.host === '::');
+  assert.equal(six?.ipv6Only, true);
+});
