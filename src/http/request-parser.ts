@@ -1,9 +1,10 @@
 /**
  * Incremental HTTP/1.1 request-head parser (RFC 9112 §2-§7, RFC 9110 §5, §7.2).
  *
- * The hot path: the head is found with one `indexOf` of CRLFCRLF (resumed where the last call stopped), decoded
- * once as latin1, and scanned with `charCodeAt` against lookup tables. Where the RFC allows leniency we reject
- * (DESIGN §5), because a proxy in front of us may be lenient in a different way (request smuggling).
+ * The hot path: the head is decoded once as latin1 and its end found with a string search for CRLFCRLF (a resumed
+ * Buffer search when it arrives in pieces); its bytes are scanned against lookup tables and strings are sliced
+ * from the decoded head. Where the RFC allows leniency we reject (DESIGN §5), because a proxy in front of us may
+ * be lenient in a different way (request smuggling).
  */
 import {
   DEFAULT_LIMITS,

@@ -374,7 +374,7 @@ export class Connection {
     if (!hasBody) {
       this.bodyDone = true;
       this.enter('handling', now);
-      this.run(ex, p.handler, false);
+      this.run(ex, p.handler, p.wantsBody);
       return;
     }
     // Body framing and limit (DESIGN §5): reject a declared length over the limit before reading it.
@@ -400,11 +400,14 @@ export class Connection {
     if (head.expectContinue && head.minor === 1) this.socket.write(CONTINUE);
   }
 
-  /** Starts a handler; a handler that throws is a 500, never a crash. */
+  /** Starts a handler; a handler that throws is a 500, never a crash. A handler that wants the body of a
+   *  request without one (length 0) gets its end at once. */
   private run(ex: ConnExchange, handler: (ex: Exchange) => BodyReceiver | null, wantsBody: boolean): void {
     try {
       const receiver = handler(ex);
-      if (wantsBody && this.exchange === ex && this.state === 'body') this.receiver = receiver ?? DISCARD;
+      if (!wantsBody || receiver === null || this.exchange !== ex) return;
+      if (this.state === 'body') this.receiver = receiver;
+      else if (this.bodyDone && this.status === 0) receiver.end();
     } catch (err) {
       this.runtime.logs.error(`handler failed for ${ex.head.method} ${ex.head.target}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
       if (this.exchange === ex && this.status === 0) this.respond(ex, errorResponse(ex.server, 500, '', true));

@@ -47,7 +47,7 @@ describe('CgiHeaderScanner', () => {
     assert.equal(r.head.contentLength, 4);
     assert.equal(r.rest.length, 0); // the blank line ended in its own piece; 'b' is the next piece
     const r2 = done(scan(text + 'body', text.length - 1));
-    assert.equal(r2.rest.toString(), 'bod');
+    assert.equal(r2.rest.toString(), 'body');
   });
 
   it('returns more until the blank line', () => {
