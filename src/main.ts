@@ -59,12 +59,39 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
+  let stopping = false;
   const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
     process.stdout.write(`${signal}: shutting down\n`);
     void server.stop(SHUTDOWN_GRACE_MS).then(() => process.exit(0));
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP re-reads the configuration; an invalid one is logged and the running one stays (as NGINX does).
+  let reloading = false;
+  process.on('SIGHUP', () => {
+    if (stopping || reloading) return;
+    reloading = true;
+    const next = loadConfig(configPath);
+    if (!next.ok) {
+      server.logError(`reload failed, keeping the running configuration:\n${next.errors.map((e) => e.message).join('\n')}`);
+      reloading = false;
+      return;
+    }
+    server.reload(next.config).then(
+      (lines) => {
+        server.logInfo(`configuration reloaded from ${configPath}${lines.length > 0 ? ': ' + lines.join('; ') : ''}`);
+        for (const l of lines) process.stdout.write(`${l}\n`);
+        process.stdout.write('reloaded\n');
+        reloading = false;
+      },
+      (err: unknown) => {
+        server.logError(`reload failed, keeping the running configuration: ${err instanceof Error ? err.message : String(err)}`);
+        reloading = false;
+      },
+    );
+  });
   process.on('uncaughtException', (err) => {
     // Last line of defence: a bug in one exchange must not take every other client down.
     process.stderr.write(`uncaught exception (server keeps running): ${err.stack ?? String(err)}\n`);
@@ -74,7 +101,8 @@ async function main(argv: readonly string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exitCode = code;
+    // Exit at once: nothing else may keep the process alive after a failed start or a -t check.
+    if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
     process.stderr.write(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);

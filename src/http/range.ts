@@ -11,6 +11,8 @@
  *   response (nginx ignores the header past 1x, Apache caps ranges and overlaps). Otherwise
  *   overlapping or adjacent ranges are coalesced, so no byte is sent twice and at most
  *   MAX_RANGES parts go out; 100 one-byte parts cost ~10 KiB of part headers, an accepted bound.
+ * - a zero-length representation: every int-range is unsatisfiable (416); a non-zero suffix-range is
+ *   satisfiable (§14.1.2) but selects no bytes, so the header is ignored → full (empty) response.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -37,22 +39,26 @@ const UNSATISFIABLE: RangeOutcome = { kind: 'unsatisfiable' };
 const INT_RANGE = /^(\d+)-(\d*)$/;
 const SUFFIX_RANGE = /^-(\d+)$/;
 
-/** Resolves one range-spec against `size`: a range, 'unsatisfiable', or 'invalid' syntax. */
-function resolveSpec(spec: string, size: number): ByteRange | 'unsatisfiable' | 'invalid' {
+/**
+ * Resolves one range-spec against `size`: a range, 'unsatisfiable', 'invalid' syntax, or 'empty' for a
+ * satisfiable spec that selects no bytes (a non-zero suffix-range on a zero-length representation).
+ */
+function resolveSpec(spec: string, size: number): ByteRange | 'unsatisfiable' | 'invalid' | 'empty' {
   const int = INT_RANGE.exec(spec);
   if (int) {
     const [, first = '', last = ''] = int;
     // last-pos < first-pos makes the spec invalid (§14.1.1); BigInt keeps huge values exact.
     if (last !== '' && BigInt(last) < BigInt(first)) return 'invalid';
     const start = Number(first);
-    if (start >= size) return 'unsatisfiable'; // also every range of an empty file (§14.1.1)
+    if (start >= size) return 'unsatisfiable'; // also every int-range of an empty file (§14.1.1)
     return { start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) };
   }
   const suffix = SUFFIX_RANGE.exec(spec);
   if (suffix) {
     const length = Number(suffix[1]);
-    // satisfiable only if suffix-length > 0 and the representation is not empty (§14.1.1)
-    if (length === 0 || size === 0) return 'unsatisfiable';
+    // satisfiable iff suffix-length > 0 (§14.1.1), even on a zero-length representation (§14.1.2)
+    if (length === 0) return 'unsatisfiable';
+    if (size === 0) return 'empty';
     return { start: Math.max(0, size - length), end: size - 1 };
   }
   return 'invalid';
@@ -94,13 +100,21 @@ export function parseRange(header: string, size: number): RangeOutcome {
 
   const ranges: ByteRange[] = [];
   let requested = 0;
+  let empty = false;
   for (const spec of specs) {
     const r = resolveSpec(spec, size);
     if (r === 'invalid') return FULL;
     if (r === 'unsatisfiable') continue;
+    if (r === 'empty') {
+      empty = true;
+      continue;
+    }
     ranges.push(r);
     requested += r.end - r.start + 1;
   }
+  // Satisfiable, yet no Content-Range can describe zero bytes (§14.4): ignore the header, as §14.2 allows
+  // "when the selected representation has no content"; 416 would call a satisfiable range unsatisfiable.
+  if (empty) return FULL;
   if (ranges.length === 0) return UNSATISFIABLE;
   if (ranges.length === 1) return { kind: 'partial', ranges };
   if (requested > 2 * size) return FULL;

@@ -34,8 +34,11 @@ class LogSink {
 
   close(): void {
     this.flush();
-    if (this.owned) fs.closeSync(this.fd);
+    if (this.owned && !this.closed) fs.closeSync(this.fd);
+    this.closed = true;
   }
+
+  private closed = false;
 }
 
 function openSink(target: string, stdFd: number): LogSink {
@@ -127,6 +130,7 @@ export class Logs {
     for (const s of this.byTarget.values()) s.flush();
   }
 
+  /** Flushes and closes every sink; safe to call more than once. */
   close(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;

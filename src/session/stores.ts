@@ -4,16 +4,25 @@
 import type { ServerConfig } from '../config/types.js';
 import { SessionStore } from './store.js';
 
-/** The session stores of a running configuration, created lazily on first use. */
+/**
+ * The session stores of the process, created lazily on first use. A store is keyed by its server's identity
+ * (address, ports, names, limits), so sessions survive a configuration reload that keeps the server block.
+ */
 export class SessionStores {
-  private readonly stores = new Map<ServerConfig, SessionStore>();
+  private readonly stores = new Map<string, SessionStore>();
+  private readonly keys = new WeakMap<ServerConfig, string>();
 
   /** The store for `server`. */
   for(server: ServerConfig): SessionStore {
-    let s = this.stores.get(server);
+    let key = this.keys.get(server);
+    if (key === undefined) {
+      key = `${server.host}|${server.ports.join(',')}|${server.serverNames.join(',')}|${server.sessionTimeout}|${server.sessionMax}`;
+      this.keys.set(server, key);
+    }
+    let s = this.stores.get(key);
     if (s === undefined) {
       s = new SessionStore({ idleMs: server.sessionTimeout, max: server.sessionMax });
-      this.stores.set(server, s);
+      this.stores.set(key, s);
     }
     return s;
   }
