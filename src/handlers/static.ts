@@ -30,6 +30,8 @@ interface FileMeta {
   readonly lastModified: string;
   /** Content-Type, Last-Modified, ETag and Accept-Ranges lines, ready to send. */
   readonly headers: string;
+  /** "gzip" when this is the pre-compressed sibling served for a client that accepts it. */
+  readonly encoding: string | null;
   readonly data: Buffer | null;
 }
 
@@ -61,7 +63,7 @@ function metaFor(path: string, st: fs.Stats, data: Buffer | null, encoding: stri
   const type = contentTypeFor(encoding === null ? path : path.slice(0, -3));
   let headers = `Content-Type: ${type}\r\nLast-Modified: ${lastModified}\r\nETag: ${etag}\r\nAccept-Ranges: bytes\r\n`;
   if (encoding !== null) headers += `Content-Encoding: ${encoding}\r\nVary: Accept-Encoding\r\n`;
-  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, etag, lastModified, headers, data };
+  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, etag, lastModified, headers, encoding, data };
 }
 
 const realRoots = new Map<string, string>();
@@ -89,11 +91,13 @@ export function statusForFsError(err: unknown): 403 | 404 | 500 {
   return 500;
 }
 
-/** True when Accept-Encoding admits gzip (RFC 9110 §12.5.3: a q of 0 refuses it). */
-function acceptsGzip(value: string | undefined): boolean {
-  if (value === undefined || value.indexOf('gzip') === -1) return false;
+/** True when Accept-Encoding admits gzip (RFC 9110 §12.5.3: a q of 0 refuses it; codings are case-insensitive). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const value = header.toLowerCase();
+  if (value.indexOf('gzip') === -1) return false;
   for (const item of value.split(',')) {
-    const [coding, ...params] = item.trim().toLowerCase().split(';');
+    const [coding, ...params] = item.trim().split(';');
     if (coding !== 'gzip' && coding !== 'x-gzip') continue;
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     return q === undefined || Number(q.slice(2)) > 0;
@@ -165,7 +169,9 @@ function serveFile(ex: Exchange, root: string, path: string, st: fs.Stats): void
       st = gz;
     }
   }
-  const hit = cache.get(servedPath);
+  // The same .gz file is one representation when asked for by name and another when negotiated: separate entries.
+  const key = encoding === null ? servedPath : servedPath + '\0' + encoding;
+  const hit = cache.get(key);
   if (hit !== undefined && hit.data !== null && sameFile(hit, st)) {
     answer(ex, hit, -1);
     return;
@@ -176,7 +182,7 @@ function serveFile(ex: Exchange, root: string, path: string, st: fs.Stats): void
   }
   let fd: number;
   try {
-    fd = fs.openSync(servedPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW * 0);
+    fd = fs.openSync(servedPath, 'r');
   } catch (err) {
     ex.respond(errorResponse(ex.server, statusForFsError(err)));
     return;
@@ -203,7 +209,7 @@ function serveFile(ex: Exchange, root: string, path: string, st: fs.Stats): void
     const meta = metaFor(servedPath, fst, data, encoding);
     if (data !== null) {
       fs.closeSync(fd);
-      remember(servedPath, meta);
+      remember(key, meta);
       answer(ex, meta, -1);
     } else {
       answer(ex, meta, fd);
@@ -227,9 +233,11 @@ function answer(ex: Exchange, meta: FileMeta, fd: number): void {
     if (pre !== 'proceed') {
       if (fd >= 0) fs.closeSync(fd);
       if (pre === 'not-modified') {
+        // RFC 9110 §15.4.5: a 304 carries the ETag and Vary a 200 would have carried.
+        const vary = meta.encoding !== null ? 'Vary: Accept-Encoding\r\n' : '';
         ex.respond({
           status: 304,
-          headers: `Last-Modified: ${meta.lastModified}\r\nETag: ${meta.etag}\r\n`,
+          headers: `Last-Modified: ${meta.lastModified}\r\nETag: ${meta.etag}\r\n${vary}`,
           body: NO_BODY,
           length: 0,
         });
