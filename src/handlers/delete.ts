@@ -2,15 +2,21 @@
  * DELETE of a file under a location's root (DESIGN §6): 204, 404 when missing, 403 for a directory.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { NO_BODY } from '../http/response.js';
 import { errorResponse } from './error-page.js';
 import type { Exchange } from './exchange.js';
-import { statusForFsError } from './static.js';
+import { insideRoot, statusForFsError } from './static.js';
 
-/** Deletes `fsPath`; the path is already confined to `root` lexically, and symlinks are not followed. */
+/** Deletes `fsPath`, confined to `root` lexically and by real path; a final symlink is removed, not followed. */
 export function serveDelete(ex: Exchange, root: string, fsPath: string): void {
   if (fsPath === root) {
     ex.respond(errorResponse(ex.server, 403));
+    return;
+  }
+  // Lexical confinement is not enough: a directory on the way may be a symlink leading out of the root.
+  if (!insideRoot(root, path.dirname(fsPath))) {
+    ex.respond(errorResponse(ex.server, 404));
     return;
   }
   let st: fs.Stats;

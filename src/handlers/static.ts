@@ -69,7 +69,7 @@ function metaFor(path: string, st: fs.Stats, data: Buffer | null, encoding: stri
 const realRoots = new Map<string, string>();
 
 /** True when the real path of `path` (symlinks followed) lies inside the real path of `root`. */
-function insideRoot(root: string, path: string): boolean {
+export function insideRoot(root: string, path: string): boolean {
   let realRoot = realRoots.get(root);
   try {
     if (realRoot === undefined) {
@@ -105,6 +105,12 @@ export function acceptsGzip(header: string | undefined): boolean {
   return false;
 }
 
+/** True for the temporary name of an upload in progress (see upload-store.ts). */
+function isPartialUpload(fsPath: string): boolean {
+  const slash = fsPath.lastIndexOf('/');
+  return fsPath.startsWith('.upload-', slash + 1) && fsPath.endsWith('.part');
+}
+
 /** Answers GET/HEAD for `fsPath` (the URL path mapped under `root`). */
 export function serveStatic(ex: Exchange, root: string, fsPath: string): void {
   let st: fs.Stats | undefined;
@@ -115,7 +121,8 @@ export function serveStatic(ex: Exchange, root: string, fsPath: string): void {
     ex.respond(errorResponse(ex.server, statusForFsError(err)));
     return;
   }
-  if (st === undefined) {
+  // An upload still being written is nobody's business until it is complete (DESIGN §6).
+  if (st === undefined || isPartialUpload(fsPath)) {
     ex.respond(errorResponse(ex.server, 404));
     return;
   }

@@ -11,7 +11,7 @@ import { encodePath } from '../router/path.js';
 import { escapeHtml } from './directory.js';
 import { errorResponse } from './error-page.js';
 import type { BodyReceiver, Exchange } from './exchange.js';
-import { statusForFsError } from './static.js';
+import { insideRoot, statusForFsError } from './static.js';
 import { PendingFile, sanitizeFilename } from './upload-store.js';
 
 /** The 201 answer listing what was stored, with Location naming the first file. */
@@ -152,7 +152,7 @@ class RawUpload implements BodyReceiver {
 }
 
 /** Starts an upload for a POST to `fsPath` (the URL mapped under the location's root). */
-export function serveUpload(ex: Exchange, _root: string, fsPath: string): BodyReceiver | null {
+export function serveUpload(ex: Exchange, root: string, fsPath: string): BodyReceiver | null {
   const ct = ex.head.headers.get('content-type') ?? '';
   const st = fs.statSync(fsPath, { throwIfNoEntry: false });
   try {
@@ -166,6 +166,11 @@ export function serveUpload(ex: Exchange, _root: string, fsPath: string): BodyRe
         ex.respond(errorResponse(ex.server, st === undefined ? 404 : 409));
         return null;
       }
+      // The URL is confined lexically; a symlinked directory on the way must not lead out of the root.
+      if (!insideRoot(root, fsPath)) {
+        ex.respond(errorResponse(ex.server, 404));
+        return null;
+      }
       const dirUrl = ex.path.endsWith('/') ? ex.path : ex.path + '/';
       return new MultipartUpload(ex, fsPath, dirUrl, boundary);
     }
@@ -177,6 +182,10 @@ export function serveUpload(ex: Exchange, _root: string, fsPath: string): BodyRe
     const name = sanitizeFilename(path.basename(fsPath));
     if (name === null) {
       ex.respond(errorResponse(ex.server, 400));
+      return null;
+    }
+    if (!insideRoot(root, path.dirname(fsPath))) {
+      ex.respond(errorResponse(ex.server, 404));
       return null;
     }
     const file = PendingFile.create(path.dirname(fsPath), name);

@@ -534,36 +534,52 @@ export class HeadParser {
 
   /** Parses the complete head `buf[hs, hs + len)`, decoded from `hs` on in `s`. */
   private complete(buf: Buffer, hs: number, s: string, len: number): HeadResult {
-    if (len > this.limits.maxHeaderBytes) {
-      const lf = s.indexOf('\n');
-      return lf - 1 > this.limits.maxRequestLine ? E_LINE_TOO_LONG : E_HEAD_TOO_LARGE;
-    }
+    // Over the limit: judge the bytes in order, exactly as a head arriving in pieces is judged, so that the status
+    // does not depend on how the head was split (a bare CR before the limit is 400, the limit itself 414 or 431).
+    if (len > this.limits.maxHeaderBytes) return this.scanInOrder(buf, hs, hs, hs + len) ?? E_HEAD_TOO_LARGE;
     const r = parseHead(buf, hs, s, len, this.limits, hs + len);
-    if (r.kind === 'head') this.reset();
-    return r;
+    if (r.kind === 'head') {
+      this.reset();
+      return r;
+    }
+    // A faulty head: had it arrived in pieces, the in-order checks of checkPartial could have stopped at a bare
+    // CR/LF or at the request line's limit before the head was complete. Give the answer they would have given,
+    // so that the status never depends on the split (cold path: only heads that fail are scanned again).
+    this.lineSeen = false;
+    return this.scanInOrder(buf, hs, hs, hs + len) ?? r;
   }
 
   /** Early errors on a partial head: bare CR/LF (400), request line or section over its limit (414, 431). */
   private checkPartial(buf: Buffer, start: number, hs: number, end: number): HeadResult {
     // Recheck the last byte seen: a CR there could not be judged until its successor arrived.
-    let j = start + this.scanned - 1;
-    if (j < hs) j = hs;
+    const j = start + this.scanned - 1;
+    const r = this.scanInOrder(buf, j < hs ? hs : j, hs, end);
+    if (r !== null) return r;
+    this.scanned = end - start;
+    return INCOMPLETE;
+  }
+
+  /**
+   * Judges the head bytes `buf[j, end)` (the head starts at `hs`) in order: the first fault wins, whether a bare
+   * CR or LF, the request line's limit or the section's. Deciding at the first faulty byte, and never on bytes
+   * past a limit, makes the outcome independent of how the input was split into reads. Null: no fault so far.
+   */
+  private scanInOrder(buf: Buffer, j: number, hs: number, end: number): HeadResult | null {
+    const maxLine = this.limits.maxRequestLine;
+    const limit = hs + this.limits.maxHeaderBytes;
     for (; j < end; j++) {
+      if (j >= limit) return E_HEAD_TOO_LARGE;
       const c = buf[j];
       if (c === LF) {
         if (j === hs || buf[j - 1] !== CR) return E_BARE_LF;
         this.lineSeen = true;
-      } else if (c === CR && j + 1 < end && buf[j + 1] !== LF) {
-        return E_BARE_CR;
+        continue;
       }
+      // The request line's content may be maxLine bytes long; the byte after it must be its CR.
+      if (!this.lineSeen && j - hs >= maxLine && !(c === CR && j - hs === maxLine)) return E_LINE_TOO_LONG;
+      if (c === CR && j + 1 < end && buf[j + 1] !== LF) return E_BARE_CR;
     }
-    this.scanned = end - start;
-    if (!this.lineSeen) {
-      const lineLen = end - hs - (buf[end - 1] === CR ? 1 : 0);
-      if (lineLen > this.limits.maxRequestLine) return E_LINE_TOO_LONG;
-    }
-    if (end - hs > this.limits.maxHeaderBytes) return E_HEAD_TOO_LARGE;
-    return INCOMPLETE;
+    return null;
   }
 
   /** Forgets the previous request; call before parsing the next one on the connection. */

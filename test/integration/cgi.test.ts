@@ -181,8 +181,11 @@ before(async () => {
 });
 
 after(async () => {
-  await noChildren();
-  await srv.stop();
+  try {
+    await noChildren();
+  } finally {
+    await srv.stop();
+  }
 });
 
 describe('environment (RFC 3875 §4.1)', () => {

@@ -28,12 +28,11 @@ const SECRET_PY = `#!/usr/bin/env python3
 import sys
 sys.stdout.write("Content-Type: text/plain\\r\\n\\r\\n" + ${JSON.stringify(SECRET.trim())} + "-RAN\\n")
 `;
-/** Prints only what the escape checks need (REQUEST_URI would echo the attack and confuse the body checks). */
+/** Prints only what the escape checks need, as JSON (REQUEST_URI would echo the attack; values may hold LF). */
 const ENV_PY = `#!/usr/bin/env python3
-import os, sys
-sys.stdout.write("Content-Type: text/plain\\r\\n\\r\\n")
-for k in ("PATH_INFO", "PATH_TRANSLATED", "SCRIPT_FILENAME"):
-    sys.stdout.write("%s=%s\\n" % (k, os.environ.get(k, "<unset>")))
+import json, os, sys
+sys.stdout.write("Content-Type: application/json\\r\\n\\r\\n")
+sys.stdout.write(json.dumps({k: os.environ.get(k) for k in ("PATH_INFO", "PATH_TRANSLATED", "SCRIPT_FILENAME")}))
 `;
 
 const CONFIG = `server {
@@ -226,7 +225,7 @@ function assertConfined(r: RawResponse, what: string): void {
   const body = r.body.toString('utf8');
   if (r.status === 201) return; // stored: the filesystem checks decide whether it was inside
   if (Object.values(INSIDE).includes(body) || UPLOADED.includes(body)) return;
-  if (body.startsWith('PATH_INFO=')) {
+  if (body.startsWith('{"PATH_INFO"')) {
     assertCleanCgiEnv(body, what);
     return;
   }
@@ -244,17 +243,17 @@ function assertConfined(r: RawResponse, what: string): void {
 
 /** env.py's output: PATH_INFO without dot segments, PATH_TRANSLATED and SCRIPT_FILENAME under the CGI root. */
 function assertCleanCgiEnv(body: string, what: string): void {
-  const env = new Map(body.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const env = JSON.parse(body) as Record<string, string | null>;
   const cgiRoot = path.join(www, 'cgi');
-  const info = env.get('PATH_INFO') ?? '';
+  const info = env['PATH_INFO'] ?? '';
   const segs = info.split('/');
   assert.ok(!segs.includes('..') && !segs.includes('.'), `${what}: PATH_INFO has a dot segment: ${info}`);
-  const translated = env.get('PATH_TRANSLATED') ?? '';
-  if (translated !== '<unset>') {
+  const translated = env['PATH_TRANSLATED'] ?? null;
+  if (translated !== null) {
     assert.ok(translated.startsWith(cgiRoot + '/') || translated === cgiRoot, `${what}: PATH_TRANSLATED ${translated}`);
     assert.ok(!translated.split('/').includes('..'), `${what}: PATH_TRANSLATED ${translated}`);
   }
-  assert.equal(env.get('SCRIPT_FILENAME'), path.join(cgiRoot, 'env.py'), what);
+  assert.equal(env['SCRIPT_FILENAME'], path.join(cgiRoot, 'env.py'), what);
 }
 
 // ─── Filesystem invariants ───────────────────────────────────────────────────────────────────────────────────
@@ -445,7 +444,7 @@ describe('CGI', () => {
     const r2 = await send('GET', '/cgi-bin/env.py/%252e%252e/x');
     assert.equal(r2.status, 200);
     assertCleanCgiEnv(r2.body.toString(), 'PATH_INFO %252e');
-    assert.match(r2.body.toString(), /^PATH_INFO=\/%2e%2e\/x$/m);
+    assert.equal((JSON.parse(r2.body.toString()) as Record<string, string>)['PATH_INFO'], '/%2e%2e/x');
   });
   test('nothing changed outside', () => assertFilesystemIntact('CGI'));
 });

@@ -50,6 +50,18 @@ function exited(srv: RunningServer, since: number, timeoutMs: number): Promise<{
   });
 }
 
+/** Stops the server unless it already exited (srv.stop() would wait forever for a process killed by a signal). */
+async function stopped(srv: RunningServer): Promise<number | null | string> {
+  if (srv.proc.exitCode !== null) return srv.proc.exitCode;
+  if (srv.proc.signalCode !== null) return srv.proc.signalCode;
+  return srv.stop();
+}
+
+/** One request, so the test knows the server's start-up code (signal handlers included) has run. */
+async function ready(srv: RunningServer): Promise<void> {
+  assert.equal((await get(srv.port, '/')).status, 200);
+}
+
 /** Replaces the placeholders of a config template the way startServer does. */
 function fill(srv: RunningServer, text: string): string {
   return text
@@ -83,14 +95,23 @@ function dechunk(b: Buffer): Buffer {
 
 /** A raw connection that just accumulates what arrives. */
 class Collector {
-  data = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  received = 0;
   ended = false;
   readonly socket: net.Socket;
   constructor(port: number, request: string) {
     this.socket = net.connect({ port, host: '127.0.0.1' }, () => this.socket.write(request));
-    this.socket.on('data', (d: Buffer) => (this.data = Buffer.concat([this.data, d])));
+    this.socket.on('data', (d: Buffer) => {
+      this.chunks.push(d);
+      this.received += d.length;
+    });
     this.socket.on('close', () => (this.ended = true));
     this.socket.on('error', () => (this.ended = true));
+  }
+  /** Everything received so far. */
+  get data(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
   }
   text(): string {
     return this.data.toString('latin1');
@@ -199,7 +220,7 @@ describe('SIGHUP', () => {
     } finally {
       fs.writeFileSync(path.join(srv.dir, 'cgi-bin/gate'), '');
       slow?.socket.destroy();
-      assert.equal(await srv.stop(), 0);
+      assert.equal(await stopped(srv), 0);
     }
   });
 
@@ -215,9 +236,9 @@ describe('SIGHUP', () => {
 
       dl = new Collector(srv.port, 'GET /big/file.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
       const d = dl;
-      await until('the download to start', () => (d.data.length > 0 ? true : undefined));
+      await until('the download to start', () => (d.received > 0 ? true : undefined));
       d.socket.pause(); // the reader stops: the server has most of the file still to send
-      const before = d.data.length;
+      const before = d.received;
 
       rewriteAndHup(srv, AFTER);
       await until('"reloaded" in the output', () => (count(srv.output(), /^reloaded$/gm) === 1 ? true : undefined));
@@ -235,13 +256,14 @@ describe('SIGHUP', () => {
       assert.ok(body.equals(content), 'the bytes are the file');
     } finally {
       dl?.socket.destroy();
-      assert.equal(await srv.stop(), 0);
+      assert.equal(await stopped(srv), 0);
     }
   });
 
   test('an invalid config: the old one keeps serving and FILE:LINE:COL is reported', async () => {
     const srv = await startServer({ config: BEFORE, files: FILES });
     try {
+      await ready(srv);
       // Line 4, column 3: a misspelt directive.
       rewriteAndHup(srv, `server {\n  host 127.0.0.1\n  port {PORT3}\n  bogus_directive on\n  location / {\n    root {DIR}/www\n  }\n}\n`);
       const where = `${path.join(srv.dir, 'test.conf')}:4:3:`;
@@ -260,7 +282,7 @@ describe('SIGHUP', () => {
       await until('"reloaded" in the output', () => (count(srv.output(), /^reloaded$/gm) === 1 ? true : undefined));
       assert.equal((await get(srv.ports[2]!, '/new/page.txt')).status, 200);
     } finally {
-      assert.equal(await srv.stop(), 0);
+      assert.equal(await stopped(srv), 0);
     }
   });
 
@@ -268,6 +290,7 @@ describe('SIGHUP', () => {
     const srv = await startServer({ config: BEFORE, files: FILES });
     const blocker = net.createServer();
     try {
+      await ready(srv);
       await new Promise<void>((resolve) => blocker.listen(srv.ports[2]!, '127.0.0.1', resolve));
       rewriteAndHup(srv, AFTER);
       await until('the bind failure in the output', () => (srv.output().includes(`reload failed`) ? true : undefined));
@@ -276,7 +299,7 @@ describe('SIGHUP', () => {
       assert.equal((await get(srv.ports[0]!, '/new/page.txt')).status, 404, 'the new locations are not in force');
     } finally {
       blocker.close();
-      assert.equal(await srv.stop(), 0);
+      assert.equal(await stopped(srv), 0);
     }
   });
 });
@@ -289,6 +312,7 @@ const UPLOAD_CONFIG = `server {
   location / {
     methods GET
     root {DIR}/www
+    default_file index.html
   }
   location /uploads {
     methods GET POST DELETE
@@ -315,17 +339,18 @@ describe('SIGTERM / SIGINT', () => {
     const srv = await startServer({ config: UPLOAD_CONFIG, files: { 'www/index.html': 'x\n' } });
     const uploads = path.join(srv.dir, 'uploads');
     fs.mkdirSync(uploads);
+    await ready(srv);
     const size = 8 * 1024 * 1024; // at 16 KiB per 20 ms this would take 10 s: longer than the grace
     const { head, partHead } = multipart('never-finished.bin', size);
     const c = await RawClient.connect(srv.port);
     let sent = 0;
-    let stopped = false;
-    c.socket.on('close', () => (stopped = true));
-    c.socket.on('error', () => (stopped = true));
+    let clientGone = false;
+    c.socket.on('close', () => (clientGone = true));
+    c.socket.on('error', () => (clientGone = true));
     c.send(head + partHead);
     const chunk = Buffer.alloc(16 * 1024, 0x61);
     const pump = setInterval(() => {
-      if (stopped || sent >= size) return;
+      if (clientGone || sent >= size) return;
       c.socket.write(chunk);
       sent += chunk.length;
     }, 20);
@@ -346,7 +371,7 @@ describe('SIGTERM / SIGINT', () => {
     } finally {
       clearInterval(pump);
       c.close();
-      if (srv.proc.exitCode === null) await srv.stop();
+      await stopped(srv);
     }
   });
 
@@ -354,6 +379,7 @@ describe('SIGTERM / SIGINT', () => {
     const srv = await startServer({ config: UPLOAD_CONFIG, files: { 'www/index.html': 'x\n' } });
     const uploads = path.join(srv.dir, 'uploads');
     fs.mkdirSync(uploads);
+    await ready(srv);
     const data = Buffer.alloc(256 * 1024);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
     const { head, partHead, tail } = multipart('finished.bin', data.length);
@@ -378,7 +404,7 @@ describe('SIGTERM / SIGINT', () => {
       assert.ok(fs.readFileSync(path.join(uploads, 'finished.bin')).equals(data));
     } finally {
       c.close();
-      if (srv.proc.exitCode === null) await srv.stop();
+      await stopped(srv);
     }
   });
 
@@ -387,6 +413,7 @@ describe('SIGTERM / SIGINT', () => {
       const srv = await startServer({ config: UPLOAD_CONFIG, files: { 'www/index.html': 'x\n', 'www/a.txt': 'alpha\n' } });
       const clients: RawClient[] = [];
       try {
+        await ready(srv);
         for (let i = 0; i < 3; i++) {
           const c = await RawClient.connect(srv.port);
           c.send('GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n');
@@ -406,8 +433,41 @@ describe('SIGTERM / SIGINT', () => {
         assert.match(srv.output(), new RegExp(`^${sig}: shutting down$`, 'm'));
       } finally {
         for (const c of clients) c.close();
-        if (srv.proc.exitCode === null) await srv.stop();
+        await stopped(srv);
       }
     });
   }
+});
+
+describe('signals at start-up', () => {
+  // A supervisor (or a test) acts on the "listening on" line; a signal sent then must already be handled, not take
+  // the default action (SIGHUP and SIGTERM both terminate the process by default).
+  const ROUNDS = 10;
+
+  test(`SIGHUP sent as soon as "listening on" is printed reloads and does not kill the process (${ROUNDS} rounds)`, async () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const srv = await startServer({ config: BEFORE, files: FILES });
+      try {
+        srv.proc.kill('SIGHUP');
+        await until('"reloaded" or an exit', () =>
+          /^reloaded$/m.test(srv.output()) || srv.proc.exitCode !== null || srv.proc.signalCode !== null ? true : undefined,
+        );
+        assert.equal(srv.proc.signalCode, null, `round ${i}: the process was killed by ${srv.proc.signalCode}`);
+        assert.equal((await get(srv.port, '/page.txt')).status, 200);
+      } finally {
+        await stopped(srv);
+      }
+    }
+  });
+
+  test(`SIGTERM sent as soon as "listening on" is printed exits 0 (${ROUNDS} rounds)`, async () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const srv = await startServer({ config: BEFORE, files: FILES });
+      const t0 = Date.now();
+      srv.proc.kill('SIGTERM');
+      const { code, signal } = await exited(srv, t0, GRACE_MS + SLACK_MS);
+      assert.equal(signal, null, `round ${i}: the process was killed by ${signal}`);
+      assert.equal(code, 0);
+    }
+  });
 });

@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// Descriptor exhaustion: the server runs under `ulimit -n 256` (bash -c 'ulimit -n 256; exec node main.js CONF')
+// and 400 connections are opened at once, then each open one sends `GET /`, then for 3 s a new connection with a
+// GET arrives every 100 ms. Checks: the server logs the condition (EMFILE / "too many open files" on stderr), does
+// not crash, does not spin (its CPU time from /proc/PID/stat over those 3 s stays under 20 % of one core), and
+// serves again once the connections close (a GET answers 200 within 2 s of closing them); its descriptors return to
+// their count before the run.
+//
+// What happens underneath: libuv keeps one spare descriptor; when accept() fails with EMFILE it closes the spare,
+// accepts and closes every pending connection, and reopens the spare (uv__emfile_trick), so the listener does not
+// spin on a readable socket it cannot accept, and Node's 'error' event does not fire for it. The script reports
+// what the held and the late connections received (answers, or a close without one).
+//
+// Usage: node bench/fd-exhaustion.mjs [--nofile 256] [--conns 400] [--cpu-max 20] [--recover 2] [--main PATH]
+//          [--keep]
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { Verdict, cpuSeconds, findMain, freePort, makeSite, oneGet, parseArgs, parseResponse, runMain, sleep, snapshot, startServer, tempDir, waitFor } from './lib.mjs';
+
+const opts = parseArgs(process.argv.slice(2), {
+  nofile: '256',
+  conns: '400',
+  'cpu-max': '20',
+  recover: '2',
+  main: '',
+  keep: false,
+});
+
+/** A client connection that records what became of it: connected, the first status line, closed. */
+function openConn(port) {
+  const c = { s: net.connect({ port, host: '127.0.0.1' }), connected: false, status: 0, closed: false, err: '', buf: Buffer.alloc(0) };
+  c.s.on('connect', () => (c.connected = true));
+  c.s.on('data', (d) => {
+    c.buf = Buffer.concat([c.buf, d]);
+    if (c.status === 0 && c.buf.length >= 12) c.status = Number(c.buf.toString('latin1', 9, 12));
+    try {
+      const r = parseResponse(c.buf);
+      if (r !== null) c.buf = c.buf.subarray(r.length);
+    } catch {
+      // not our concern here: only the status line is recorded
+    }
+  });
+  c.s.on('error', (e) => (c.err ||= e.code ?? e.message));
+  c.s.on('close', () => (c.closed = true));
+  return c;
+}
+
+/** "N answered 500, M closed without an answer, ..." for a set of connections. */
+function tally(conns) {
+  const t = {};
+  for (const c of conns) {
+    const k = c.status !== 0 ? `answered ${c.status}` : c.closed ? `closed without an answer${c.err ? ' (' + c.err + ')' : ''}` : c.connected ? 'open, no answer yet' : 'not connected';
+    t[k] = (t[k] ?? 0) + 1;
+  }
+  return t;
+}
+
+runMain(async () => {
+  const main = findMain(opts.main);
+  const nofile = Number(opts.nofile);
+  const n = Number(opts.conns);
+  const cpuMax = Number(opts['cpu-max']);
+  const recoverMs = Number(opts.recover) * 1000;
+  const dir = tempDir('fd-exhaustion');
+  const port = await freePort();
+  // Long timeouts: the held connections must stay open for the whole run.
+  const server = await startServer({ main, dir, nofile, config: makeSite(dir, port, 'client_header_timeout 60s\n  keepalive_timeout 60s') });
+  const v = new Verdict('fd-exhaustion');
+  const warm = await oneGet(port, '/');
+  if (warm.status !== 200) throw new Error(`warm-up GET / answered ${warm.status}`);
+  const limit = /^Max open files\s+(\d+)/m.exec(fs.readFileSync(`/proc/${server.pid}/limits`, 'utf8'))?.[1];
+  const before = snapshot(server.pid);
+  process.stdout.write(`fd-exhaustion: server ${main} pid ${server.pid} on 127.0.0.1:${port}, open-files limit ${limit}; before: ${before.fds} fds\n`);
+  v.check(Number(limit) === nofile, `the server runs with an open-files limit of ${nofile} (${limit})`);
+
+  // 1. Open them all at once.
+  const held = Array.from({ length: n }, () => openConn(port));
+  let prev = -1;
+  await waitFor(() => {
+    const f = snapshot(server.pid).fds;
+    const stable = f === prev && held.every((c) => c.connected || c.closed);
+    prev = f;
+    return stable;
+  }, 5000, 250);
+  const atPeak = snapshot(server.pid);
+  process.stdout.write(`fd-exhaustion: ${n} connections opened: server has ${atPeak.fds} fds; clients: ${JSON.stringify(tally(held))}\n`);
+
+  // 2. Every connection still open asks for a page.
+  for (const c of held) if (!c.closed) c.s.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await waitFor(() => held.every((c) => c.status !== 0 || c.closed), 2000, 50);
+  process.stdout.write(`fd-exhaustion: after a GET on each: ${JSON.stringify(tally(held))}\n`);
+
+  // 3. Three seconds of overload with a new connection every 100 ms: the server must not spin.
+  const late = [];
+  const cpu0 = cpuSeconds(server.pid);
+  const w0 = Date.now();
+  for (let i = 0; i < 30; i++) {
+    const c = openConn(port);
+    c.s.on('connect', () => c.s.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    late.push(c);
+    await sleep(100);
+  }
+  const windowS = (Date.now() - w0) / 1000;
+  const cpuPct = ((cpuSeconds(server.pid) - cpu0) / windowS) * 100;
+  await waitFor(() => late.every((c) => c.status !== 0 || c.closed), 1000, 50);
+  process.stdout.write(`fd-exhaustion: server CPU over ${windowS.toFixed(1)} s of overload: ${cpuPct.toFixed(1)} % of one core; late connections: ${JSON.stringify(tally(late))}\n`);
+
+  const { stderr } = server.output();
+  const emfileLines = stderr.split('\n').filter((l) => /EMFILE|ENFILE|too many open files/i.test(l));
+  process.stdout.write(`fd-exhaustion: server stderr lines naming EMFILE: ${emfileLines.length}${emfileLines.length ? ', first: ' + emfileLines[0] : ''}\n`);
+  v.check(emfileLines.length > 0, `the server logs the condition (EMFILE on stderr: ${emfileLines.length} lines)`);
+  v.check(server.alive(), 'the server did not crash');
+  v.check(cpuPct < cpuMax, `no spinning: ${cpuPct.toFixed(1)} % of one core over ${windowS.toFixed(1)} s < ${cpuMax} %`);
+
+  // 4. Close everything; the server must serve again at once.
+  for (const c of [...held, ...late]) c.s.destroy();
+  const tClose = Date.now();
+  let answer = { status: 0, ms: 0 };
+  while (Date.now() - tClose < recoverMs) {
+    answer = await oneGet(port, '/', Math.max(100, recoverMs - (Date.now() - tClose)));
+    if (answer.status === 200) break;
+    await sleep(50);
+  }
+  const recoveredMs = Date.now() - tClose;
+  v.check(answer.status === 200 && recoveredMs <= recoverMs, `after closing them, GET / answered ${answer.status} ${recoveredMs} ms later (within ${recoverMs} ms)`);
+  const settled = await waitFor(() => Math.abs(snapshot(server.pid).fds - before.fds) <= 2, 5000, 100);
+  const after = snapshot(server.pid);
+  v.check(Boolean(settled), `server descriptors back to ${before.fds} ±2 (${after.fds})`);
+  v.check(!/uncaught exception|fatal/i.test(server.output().stderr), 'no uncaught exception in the server log');
+  const stopped = await server.stop();
+  v.check(stopped.code === 0, `the server exits 0 on SIGTERM (exit ${stopped.code}${stopped.signal ? ', ' + stopped.signal : ''})`);
+  if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
+  else process.stdout.write(`fd-exhaustion: kept ${dir}\n`);
+  return v.finish({
+    nofile,
+    conns: n,
+    fdsBefore: before.fds,
+    fdsAtPeak: atPeak.fds,
+    held: tally(held),
+    late: tally(late),
+    cpuPct: Number(cpuPct.toFixed(2)),
+    emfileLines: emfileLines.slice(0, 3),
+    recoveredMs,
+    fdsAfter: after.fds,
+  });
+});

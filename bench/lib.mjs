@@ -1,0 +1,515 @@
+// Shared pieces of the load scripts (availability, soak, slow clients, descriptor exhaustion): start the server on a
+// generated site in a temp dir on a free port, read its RSS / descriptors / children / CPU time from /proc, drive
+// siege and a keep-alive client, and print results in one format (human lines, then `RESULT {json}`,
+// then `PASS name: ...` or `FAIL name: ...`).
+//
+// Loads only ever target 127.0.0.1 and stop by themselves; only processes started here are ever signalled.
+import { spawn, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (bench/..). */
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** `--name value` / `--flag` arguments over defaults; numbers stay strings (callers convert). */
+export function parseArgs(argv, defaults) {
+  const out = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const key = a.slice(2);
+    if (!(key in defaults)) throw new Error(`unknown option ${a}; known: ${Object.keys(defaults).map((k) => '--' + k).join(' ')}`);
+    if (typeof defaults[key] === 'boolean') out[key] = true;
+    else {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      out[key] = argv[++i];
+    }
+  }
+  return out;
+}
+
+/** The server's entry point: the explicit one, $LOCALHOST_MAIN, dist/main.js, else build/src/main.js. */
+export function findMain(explicit) {
+  const candidates = [explicit, process.env.LOCALHOST_MAIN, path.join(REPO, 'dist/main.js'), path.join(REPO, 'build/src/main.js')];
+  for (const c of candidates) {
+    if (c !== undefined && c !== '' && fs.existsSync(c)) return path.resolve(c);
+  }
+  throw new Error('no server build found: run `npm run build` (dist/main.js) or `npx tsc -p tsconfig.test.json`');
+}
+
+/** A port that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` every `stepMs` until it returns a truthy value or `timeoutMs` passes; returns the last value. */
+export async function waitFor(fn, timeoutMs, stepMs = 50) {
+  const until = Date.now() + timeoutMs;
+  let v = fn();
+  while (!v && Date.now() < until) {
+    await sleep(stepMs);
+    v = fn();
+  }
+  return v;
+}
+
+/** The Python interpreter for the CGI page. */
+export const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/** The feature mix every script uses: path → the status it must answer. */
+export const MIX = {
+  static: { path: '/', status: 200 },
+  missing: { path: '/missing.html', status: 404 },
+  listing: { path: '/files/', status: 200 },
+  cgi: { path: '/cgi-bin/hello.py', status: 200 },
+};
+
+/**
+ * Writes the test site under `dir`: www/index.html, www/files/ (20 files, listed), cgi-bin/hello.py; returns the
+ * config text for `port` with `extra` directives inside the server block.
+ */
+export function makeSite(dir, port, extra = '') {
+  fs.mkdirSync(path.join(dir, 'www/files'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'cgi-bin'), { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'www/index.html'),
+    '<!DOCTYPE html>\n<html><head><title>load</title></head><body><h1>localhost under load</h1><p>' + 'x'.repeat(512) + '</p></body></html>\n',
+  );
+  for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(dir, `www/files/file-${String(i).padStart(2, '0')}.txt`), `file ${i}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'cgi-bin/hello.py'),
+    '#!/usr/bin/python3\nimport sys\nsys.stdout.write("Content-Type: text/plain\\r\\n\\r\\nHello from CGI\\n")\n',
+    { mode: 0o755 },
+  );
+  return `server {
+  host 127.0.0.1
+  port ${port}
+  access_log off
+  error_log stderr
+  ${extra}
+  location / {
+    methods GET
+    root ${dir}/www
+    default_file index.html
+  }
+  location /files {
+    methods GET
+    root ${dir}/www/files
+    directory_listing on
+  }
+  location /cgi-bin {
+    methods GET
+    root ${dir}/cgi-bin
+    cgi .py ${PYTHON}
+  }
+}
+`;
+}
+
+/** A fresh temp dir for one run. */
+export function tempDir(name) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `localhost-${name}-`));
+}
+
+/**
+ * Starts the server on `config` (written to `dir/server.conf`) and waits for its `listening on` line.
+ * `nofile`: start it under `ulimit -n nofile` (through bash, which execs node, so the PID is the server's).
+ * Returns { pid, proc, output(), alive(), stop() }; the server is killed if this process exits first.
+ */
+export async function startServer({ main, dir, config, nofile }) {
+  const conf = path.join(dir, 'server.conf');
+  fs.writeFileSync(conf, config);
+  const proc =
+    nofile === undefined
+      ? spawn(process.execPath, [main, conf], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('bash', ['-c', `ulimit -n ${Number(nofile)} && exec "$0" "$@"`, process.execPath, main, conf], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => (stdout += d.toString()));
+  proc.stderr.on('data', (d) => (stderr += d.toString()));
+  const killAtExit = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  };
+  process.on('exit', killAtExit);
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within 10 s:\n${stdout}${stderr}`)), 10_000);
+    const onData = () => {
+      if (/^listening on /m.test(stdout)) {
+        clearTimeout(timer);
+        proc.stdout.off('data', onData);
+        proc.off('exit', onExit);
+        resolve();
+      }
+    };
+    const onExit = (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${stdout}${stderr}`));
+    };
+    proc.stdout.on('data', onData);
+    proc.once('exit', onExit);
+  });
+  return {
+    pid: proc.pid,
+    proc,
+    output: () => ({ stdout, stderr }),
+    alive: () => proc.exitCode === null && proc.signalCode === null,
+    /** SIGTERM, then SIGKILL after 10 s; resolves with { code, signal }. */
+    stop: () =>
+      new Promise((resolve) => {
+        process.off('exit', killAtExit);
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve({ code: proc.exitCode, signal: proc.signalCode });
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        proc.once('exit', (code, signal) => {
+          clearTimeout(t);
+          resolve({ code, signal });
+        });
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+// ─── /proc ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Resident set size in KiB (VmRSS), or NaN when the process is gone. */
+export function rssKiB(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? NaN : Number(m[1]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Number of open file descriptors (entries of /proc/PID/fd), or NaN. */
+export function fdCount(pid) {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Fields of /proc/PID/stat after the command name (index 0 is the state, field 3 of proc(5)). */
+function statFields(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return s.slice(s.lastIndexOf(')') + 2).split(' ');
+}
+
+/** PIDs whose parent is `pid` (a scan of /proc: works without CONFIG_PROC_CHILDREN). */
+export function childPids(pid) {
+  const out = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (Number(statFields(e)[1]) === pid) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Clock ticks per second for /proc/PID/stat times. */
+export const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU time of the process (all its threads), in seconds. */
+export function cpuSeconds(pid) {
+  const f = statFields(pid);
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime: fields 14 and 15 of proc(5)
+}
+
+/** One snapshot of the server process. */
+export function snapshot(pid) {
+  return { rssKiB: rssKiB(pid), fds: fdCount(pid), children: childPids(pid).length };
+}
+
+export const mib = (kib) => (kib / 1024).toFixed(1);
+
+// ─── siege ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * How siege 4.0.7 counts (src/browser.c, src/response.c; checked against this server): a response < 400 is a
+ * "successful" transaction; any other 4xx except 408 is a transaction that is neither successful nor failed, so a
+ * 404 does not lower availability; 408 and 5xx, socket errors and timeouts are "failed" and do.
+ * availability = transactions / (transactions + failed).
+ */
+export async function runSiege({ dir, args, connection = 'keep-alive' }) {
+  const home = path.join(dir, 'siege-home');
+  fs.mkdirSync(home, { recursive: true });
+  const rc = path.join(home, 'siegerc');
+  // A private rc: no ~/.siege, no log file, no HTML parser (it would fetch linked assets), JSON report on stdout,
+  // and no abort however many failures occur (we want to count them).
+  fs.writeFileSync(
+    rc,
+    [
+      'verbose = false',
+      'quiet = false',
+      'json_output = true',
+      'show-logfile = false',
+      'logging = false',
+      'parser = false',
+      'protocol = HTTP/1.1',
+      `connection = ${connection}`,
+      'accept-encoding = identity',
+      // Without it siege reads a chunked body (the CGI page) until the connection closes: a 15 s stall per request.
+      'chunked = true',
+      'failures = 1000000',
+      'timeout = 30',
+      '',
+    ].join('\n'),
+  );
+  const proc = spawn('siege', ['-R', rc, '--no-parser', ...args], { env: { ...process.env, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (d) => (out += d.toString()));
+  proc.stderr.on('data', (d) => (err += d.toString()));
+  const code = await new Promise((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('exit', (c) => resolve(c));
+  });
+  const report = parseSiegeJson(out);
+  if (report === null) throw new Error(`siege (exit ${code}) gave no JSON report:\n${out}\n${err}`);
+  // Socket errors and timeouts appear as "[error] ..." / "[alert] ..." lines on stderr.
+  const alerts = err.split('\n').filter((l) => /\[(error|alert|fatal)\]/i.test(l));
+  return { ...report, exitCode: code, alerts };
+}
+
+/** The JSON object siege prints with json_output (keys: transactions, availability, successful_transactions...). */
+export function parseSiegeJson(text) {
+  const start = text.indexOf('{');
+  const end = text.lastIndexOf('}');
+  if (start < 0 || end < start) return null;
+  try {
+    return JSON.parse(text.slice(start, end + 1));
+  } catch {
+    return null;
+  }
+}
+
+// ─── A keep-alive HTTP/1.1 client ─────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Bytes needed for one complete response at the start of `buf`: { status, length, close } or null when more bytes
+ * are needed. Handles Content-Length and chunked framing (the CGI page is chunked).
+ */
+export function parseResponse(buf) {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const head = buf.toString('latin1', 0, end).toLowerCase();
+  const status = Number(head.slice(9, 12));
+  const close = /\r\nconnection:\s*close/.test(head);
+  let pos = end + 4;
+  const cl = /\r\ncontent-length:\s*(\d+)/.exec(head);
+  if (cl !== null) {
+    const n = Number(cl[1]);
+    return buf.length >= pos + n ? { status, length: pos + n, close } : null;
+  }
+  if (/\r\ntransfer-encoding:\s*chunked/.test(head)) {
+    for (;;) {
+      const le = buf.indexOf('\r\n', pos);
+      if (le < 0) return null;
+      const size = parseInt(buf.toString('latin1', pos, le), 16);
+      if (Number.isNaN(size)) throw new Error(`bad chunk size in response: ${buf.toString('latin1', pos, le)}`);
+      pos = le + 2;
+      if (size === 0) {
+        const te = buf.indexOf('\r\n\r\n', pos - 2);
+        return te < 0 ? null : { status, length: te + 4, close };
+      }
+      if (buf.length < pos + size + 2) return null;
+      pos += size + 2;
+    }
+  }
+  if (status === 204 || status === 304 || (status >= 100 && status < 200)) return { status, length: pos, close };
+  throw new Error(`response without framing: ${head.split('\r\n')[0]}`);
+}
+
+/**
+ * Sends `total` GETs over `connections` keep-alive connections; request i goes to `pick(i)` = { path, kind }.
+ * Counts statuses per kind; a connection the server closes is reopened (its in-flight request counts as an error).
+ * `onProgress(done)` runs after each completed or failed request. Resolves with { counts, errors, reconnects, ms }.
+ */
+export function keepAliveLoad({ port, total, connections, pick, onProgress = () => {}, idleTimeoutMs = 30_000 }) {
+  return new Promise((resolve) => {
+    const counts = {};
+    const errors = [];
+    let issued = 0;
+    let finished = 0;
+    let reconnects = 0;
+    let open = 0;
+    const started = Date.now();
+    const record = (kind, status) => {
+      const k = (counts[kind] ??= {});
+      k[status] = (k[status] ?? 0) + 1;
+    };
+    const finishOne = () => {
+      finished++;
+      onProgress(finished);
+      if (finished === total && open === 0) resolve({ counts, errors, reconnects, ms: Date.now() - started });
+    };
+    const connect = () => {
+      if (issued >= total) return;
+      open++;
+      const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
+      let buf = Buffer.alloc(0);
+      let current = null; // { kind, path } in flight
+      let done = false;
+      const next = () => {
+        if (issued >= total) {
+          current = null;
+          s.end();
+          return;
+        }
+        current = pick(issued++);
+        s.write(`GET ${current.path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: localhost-soak\r\n\r\n`);
+      };
+      s.setTimeout(idleTimeoutMs, () => {
+        errors.push(`no answer within ${idleTimeoutMs} ms for ${current?.path}`);
+        s.destroy();
+      });
+      s.on('connect', next);
+      s.on('data', (d) => {
+        buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+        for (;;) {
+          if (current === null) return;
+          let r;
+          try {
+            r = parseResponse(buf);
+          } catch (e) {
+            errors.push(String(e));
+            s.destroy();
+            return;
+          }
+          if (r === null) return;
+          buf = buf.subarray(r.length);
+          record(current.kind, r.status);
+          current = null;
+          finishOne();
+          if (r.close) {
+            s.destroy();
+            return;
+          }
+          next();
+        }
+      });
+      s.on('error', (e) => {
+        if (errors.length < 20) errors.push(`${e.code ?? e.message}${current !== null ? ` during ${current.path}` : ''}`);
+      });
+      s.on('close', () => {
+        if (done) return;
+        done = true;
+        open--;
+        if (current !== null) {
+          record(current.kind, 'error');
+          current = null;
+          finishOne();
+        }
+        if (issued < total) {
+          reconnects++;
+          connect();
+        } else if (finished === total && open === 0) resolve({ counts, errors, reconnects, ms: Date.now() - started });
+      });
+    };
+    for (let i = 0; i < Math.min(connections, total); i++) connect();
+  });
+}
+
+/** One GET on a fresh connection (Connection: close); resolves with { status, ms } or { status: 'error' }. */
+export function oneGet(port, urlPath, timeoutMs = 10_000) {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    let buf = Buffer.alloc(0);
+    let settled = false;
+    const settle = (v) => {
+      if (settled) return;
+      settled = true;
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(timeoutMs, () => settle({ status: 'timeout', ms: timeoutMs }));
+    s.on('connect', () => s.write(`GET ${urlPath} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`));
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      let r = null;
+      try {
+        r = parseResponse(buf);
+      } catch {
+        settle({ status: 'garbage', ms: 0 });
+      }
+      if (r !== null) settle({ status: r.status, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
+    });
+    s.on('error', (e) => settle({ status: e.code ?? 'error', ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+    s.on('close', () => settle({ status: 'closed', ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+  });
+}
+
+/** The p-th percentile (0..100) of an ascending array: the nearest-rank definition. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+// ─── Verdicts ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Collects named checks; `finish` prints RESULT/PASS/FAIL and sets the exit code (0 all passed, 1 otherwise). */
+export class Verdict {
+  constructor(name) {
+    this.name = name;
+    this.checks = [];
+  }
+
+  /** Records one check: `ok` with a one-line description of what was measured against what. */
+  check(ok, what) {
+    this.checks.push({ ok: Boolean(ok), what });
+    process.stdout.write(`  ${ok ? 'ok  ' : 'FAIL'} ${what}\n`);
+    return ok;
+  }
+
+  get ok() {
+    return this.checks.every((c) => c.ok);
+  }
+
+  /** Prints `RESULT {json}` (figures + checks) and the verdict line; returns the exit code. */
+  finish(figures) {
+    process.stdout.write(`RESULT ${JSON.stringify({ name: this.name, ok: this.ok, figures, checks: this.checks })}\n`);
+    const failed = this.checks.filter((c) => !c.ok).map((c) => c.what);
+    process.stdout.write(this.ok ? `PASS ${this.name}\n` : `FAIL ${this.name}: ${failed.join('; ')}\n`);
+    return this.ok ? 0 : 1;
+  }
+}
+
+/**
+ * Runs `main` and exits with its code; an exception is a setup error (exit 2), printed. SIGTERM/SIGINT exit too,
+ * through the 'exit' handlers that kill the server this script started.
+ */
+export function runMain(main) {
+  process.once('SIGTERM', () => process.exit(143));
+  process.once('SIGINT', () => process.exit(130));
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exit(2);
+    },
+  );
+}

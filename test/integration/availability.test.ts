@@ -1,0 +1,84 @@
+/**
+ * Availability under siege (bench/availability.mjs, short bound): two 10 s `siege -b -c 50` runs on `/` without a
+ * restart, then two on a mix of a static page, a 404, a listing and a CGI page (after an uncounted 5 s warm-up,
+ * while the Node heap grows to its working size). Each run keeps availability >= 99.5 %; RSS after run 2 is within
+ * 10 % (or 5 MiB) of RSS after run 1. `npm run stress` runs the full bound (60 s runs). Skipped when siege is
+ * missing (scripts/pretest.sh installs it).
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { MAIN, REPO } from '../helpers/server.js';
+
+interface Check {
+  readonly ok: boolean;
+  readonly what: string;
+}
+interface SiegeRun {
+  readonly transactions: number;
+  readonly availability: number;
+  readonly successful: number;
+  readonly failed: number;
+  readonly rssKiB: number;
+}
+interface Figures {
+  readonly phases: Record<string, { readonly runs: readonly SiegeRun[]; readonly rssGrowthPct: number }>;
+}
+interface BenchResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly figures: Figures;
+  readonly checks: readonly Check[];
+}
+
+/** Runs a bench script to completion (bounded: SIGTERM after `limitMs`); returns its exit code, output and RESULT. */
+function runBench(script: string, args: readonly string[], limitMs: number): Promise<{ code: number | null; out: string; result: BenchResult | null }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.join(REPO, 'bench', script), '--main', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGTERM'), limitMs);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      resolve({ code, out, result: line === undefined ? null : (JSON.parse(line.slice(7)) as BenchResult) });
+    });
+  });
+}
+
+function hasSiege(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v siege'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const SKIP = hasSiege() ? false : 'siege is not installed (apt-get install siege)';
+
+async function phase(t: TestContext, name: 'plain' | 'mix', extra: readonly string[]): Promise<void> {
+  const r = await runBench('availability.mjs', ['--phases', name, '--time', '10S', '--rss-slack-mib', '5', ...extra], 110_000);
+  for (const l of r.out.split('\n')) if (l !== '' && !l.startsWith('RESULT ')) t.diagnostic(l);
+  assert.ok(r.result !== null, `no RESULT line:\n${r.out}`);
+  assert.deepEqual(r.result.checks.filter((c) => !c.ok).map((c) => c.what), []);
+  const runs = r.result.figures.phases[name]!.runs;
+  assert.equal(runs.length, 2);
+  for (const run of runs) {
+    assert.ok(run.transactions > 0, `no transactions in ${JSON.stringify(run)}`);
+    assert.ok(run.availability >= 99.5, `availability ${run.availability} %`);
+  }
+  const [a, b] = runs;
+  assert.ok(b!.rssKiB <= Math.max(a!.rssKiB * 1.1, a!.rssKiB + 5 * 1024), `RSS ${a!.rssKiB} KiB → ${b!.rssKiB} KiB`);
+  assert.equal(r.code, 0, r.out);
+}
+
+test('siege -b -c 50 on / twice: availability >= 99.5 % each, RSS within 10 % (or 5 MiB)', { skip: SKIP, timeout: 120_000 }, async (t) => {
+  await phase(t, 'plain', []);
+});
+
+test('siege -b -c 50 on static + 404 + listing + CGI twice: availability >= 99.5 % each, RSS within 10 % (or 5 MiB)', { skip: SKIP, timeout: 120_000 }, async (t) => {
+  await phase(t, 'mix', ['--warmup', '5S']);
+});

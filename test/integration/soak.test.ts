@@ -1,0 +1,69 @@
+/**
+ * Soak (bench/soak.mjs, short bound): 100,000 keep-alive GETs over the feature mix (static page, 404, listing, and
+ * 1 % CGI). RSS sampled every 10,000 requests must plateau (last sample at most 15 % above the one at 30 %);
+ * descriptors before and after within ±2, no child process left, no answer other than the intended 200s and 404s.
+ * `npm run stress` runs 1,000,000.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { MAIN, REPO } from '../helpers/server.js';
+
+interface Check {
+  readonly ok: boolean;
+  readonly what: string;
+}
+interface Snapshot {
+  readonly rssKiB: number;
+  readonly fds: number;
+  readonly children: number;
+}
+interface Figures {
+  readonly requests: number;
+  readonly counts: Record<string, Record<string, number>>;
+  readonly before: Snapshot;
+  readonly after: Snapshot;
+  readonly curve: ReadonlyArray<{ readonly requests: number; readonly rssKiB: number }>;
+}
+interface BenchResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly figures: Figures;
+  readonly checks: readonly Check[];
+}
+
+/** Runs a bench script to completion (bounded: SIGTERM after `limitMs`); returns its exit code, output and RESULT. */
+function runBench(script: string, args: readonly string[], limitMs: number): Promise<{ code: number | null; out: string; result: BenchResult | null }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.join(REPO, 'bench', script), '--main', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGTERM'), limitMs);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      resolve({ code, out, result: line === undefined ? null : (JSON.parse(line.slice(7)) as BenchResult) });
+    });
+  });
+}
+
+test('100,000 keep-alive requests over the mix: RSS plateaus, no descriptor or child left, only intended statuses', { timeout: 150_000 }, async (t) => {
+  const r = await runBench('soak.mjs', ['--requests', '100000'], 140_000);
+  for (const l of r.out.split('\n')) if (l !== '' && !l.startsWith('RESULT ')) t.diagnostic(l);
+  assert.ok(r.result !== null, `no RESULT line:\n${r.out}`);
+  assert.deepEqual(r.result.checks.filter((c) => !c.ok).map((c) => c.what), []);
+  const f = r.result.figures;
+  assert.equal(f.requests, 100_000);
+  // Request i goes to CGI when i % 100 == 99, else to static / 404 / listing by i % 3.
+  assert.deepEqual(f.counts['cgi'], { '200': 1000 });
+  assert.deepEqual(Object.keys(f.counts['missing']!), ['404']);
+  assert.deepEqual(Object.keys(f.counts['static']!), ['200']);
+  assert.deepEqual(Object.keys(f.counts['listing']!), ['200']);
+  assert.equal(f.curve.length, 10);
+  assert.ok(f.curve[9]!.rssKiB <= f.curve[2]!.rssKiB * 1.15, `RSS ${f.curve[2]!.rssKiB} KiB at 30 % → ${f.curve[9]!.rssKiB} KiB at the end`);
+  assert.ok(Math.abs(f.after.fds - f.before.fds) <= 2, `fds ${f.before.fds} → ${f.after.fds}`);
+  assert.equal(f.after.children, f.before.children);
+  assert.equal(r.code, 0, r.out);
+});
