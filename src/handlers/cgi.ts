@@ -292,6 +292,8 @@ class CgiRun implements BodyReceiver, BodySource {
 
   /** Starts the run for the request head; returns the body receiver, or null when the request has no body. */
   begin(): BodyReceiver | null {
+    // A client that leaves before the script answered must not leave the script running until cgi_timeout.
+    this.ex.onAbandon(() => this.abort());
     const h = this.ex.head;
     if (h.chunked) {
       try {
@@ -761,6 +763,7 @@ function internalRedirect(ex: Exchange, location: string, depth: number): void {
     session: () => ex.session(),
     setSessionData: (d) => ex.setSessionData(d),
     endSession: () => ex.endSession(),
+    onAbandon: (fn) => ex.onAbandon(fn),
   };
   redirectDepth.set(inner, depth);
   try {

@@ -34,6 +34,8 @@ export interface Exchange {
   setSessionData(data: string): boolean;
   /** Ends the session (logout): it is removed from the store and the response expires its cookie. */
   endSession(): void;
+  /** Registers `fn`, called once if the connection closes before a response was written (the client left). */
+  onAbandon(fn: () => void): void;
 }
 
 /** Receives a request body, already de-chunked. Returned by a handler that wants the body. */

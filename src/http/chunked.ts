@@ -249,20 +249,21 @@ export class ChunkedDecoder {
     if (pending.length > 0 && pending.charCodeAt(pending.length - 1) === CR && buf[i] !== LF) {
       return this.fail(E_TRAILER_BARE_CR, i);
     }
+    // Look only at bytes within the limit, and fail at the first byte over it, so that the first fault in byte
+    // order wins however the input was split (a bare CR beyond the limit must not be seen in one read and not
+    // in another).
+    const room = this.maxTrailerBytes - this.trailerBytes;
+    const stop = end - i > room ? i + room : end;
     let j = i;
-    for (; j < end; j++) {
+    for (; j < stop; j++) {
       const c = buf[j];
       if (c === LF) break;
       if (c === CR && j + 1 < end && buf[j + 1] !== LF) return this.fail(E_TRAILER_BARE_CR, j + 1);
     }
-    const complete = j < end;
+    if (j === stop && stop < end) return this.fail(E_TRAILER_TOO_LARGE, stop);
+    const complete = j < stop;
     if (complete) j++;
-    const before = this.trailerBytes;
     this.trailerBytes += j - i;
-    // Fail at the first byte over the limit, wherever the input was split.
-    if (this.trailerBytes > this.maxTrailerBytes) {
-      return this.fail(E_TRAILER_TOO_LARGE, i + this.maxTrailerBytes - before);
-    }
     this.trailerLine += latin1(buf, i, j);
     if (!complete) return j;
     const line = this.trailerLine;

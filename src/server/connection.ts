@@ -107,6 +107,11 @@ class ConnExchange implements Exchange {
     const s = this.session();
     return s !== null && this.conn.runtime.sessions.for(this.server).setData(s, data);
   }
+  onAbandon(fn: () => void): void {
+    this.abandon = fn;
+  }
+  /** Set by onAbandon; run by the connection when it closes with this request unanswered. */
+  abandon: (() => void) | null = null;
   endSession(): void {
     const s = this.session();
     if (s === null) return;
@@ -788,6 +793,14 @@ export class Connection {
     const src = this.source;
     this.source = null;
     if (src !== null) src.abort();
+    const ex = this.exchange;
+    if (ex !== null && this.status === 0 && ex.abandon !== null) {
+      try {
+        ex.abandon();
+      } catch (err) {
+        this.runtime.logs.error(`abandon handler failed: ${String(err)}`);
+      }
+    }
     this.exchange = null;
     this.buf = null;
     this.onClosed(this);

@@ -500,6 +500,18 @@ describe('failures', () => {
     await noChildren();
   });
 
+  test('a client that leaves before the script sent headers kills it at once, not at cgi_timeout', async () => {
+    const c = await RawClient.connect(srv.port);
+    c.send('GET /cgi-bin/sleep.py HTTP/1.1\r\nHost: main.test\r\n\r\n');
+    await waitFor('the script to start', () => children().length === 1);
+    const t0 = Date.now();
+    c.close();
+    await noChildren();
+    const ms = Date.now() - t0;
+    // cgi_timeout is 1 s here: a kill that waited for it would take about that long.
+    assert.ok(ms < 700, `script killed ${ms} ms after the client left`);
+  });
+
   test('a client that leaves while its body is being read kills the script', async () => {
     const c = await RawClient.connect(srv.port);
     c.send('POST /cgi-bin/body.py HTTP/1.1\r\nHost: main.test\r\nContent-Length: 100000\r\n\r\npartial');
