@@ -49,21 +49,15 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const server = new HttpServer(result.config);
-  try {
-    const lines = await server.start();
-    for (const l of lines) process.stdout.write(`${l}\n`);
-  } catch (err) {
-    if (err instanceof BindError) {
-      process.stderr.write(`${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+  // Signal handlers go in before anything is announced: a signal sent the moment "listening on" appears must be
+  // handled, not take the default action (terminate).
+  let started = false;
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`${signal}: shutting down\n`);
+    if (!started) process.exit(0); // nothing bound yet, or start failed: nothing to drain
     void server.stop(SHUTDOWN_GRACE_MS).then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -71,7 +65,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // SIGHUP re-reads the configuration; an invalid one is logged and the running one stays (as NGINX does).
   let reloading = false;
   process.on('SIGHUP', () => {
-    if (stopping || reloading) return;
+    if (stopping || reloading || !started) return;
     reloading = true;
     const next = loadConfig(configPath);
     if (!next.ok) {
@@ -92,6 +86,17 @@ async function main(argv: readonly string[]): Promise<number> {
       },
     );
   });
+  try {
+    const lines = await server.start();
+    started = true;
+    for (const l of lines) process.stdout.write(`${l}\n`);
+  } catch (err) {
+    if (err instanceof BindError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   process.on('uncaughtException', (err) => {
     // Last line of defence: a bug in one exchange must not take every other client down.
     process.stderr.write(`uncaught exception (server keeps running): ${err.stack ?? String(err)}\n`);

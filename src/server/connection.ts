@@ -162,6 +162,7 @@ export class Connection {
   private file: { fd: number; parts: readonly FilePart[]; tail: Buffer | null; part: number; pos: number; preSent: boolean } | null = null;
   private source: BodySource | null = null;
   private status = 0;
+  /** Body bytes sent for the current response (NGINX's $body_bytes_sent, for the access log). */
   private bytesOut = 0;
   private requestsServed = 0;
 
@@ -578,7 +579,6 @@ export class Connection {
     const sendBody = !isHead && framing !== 'none';
     if (!sendBody || body.kind === 'none') {
       releaseBody(body);
-      this.bytesOut += headStr.length;
       this.sendAndFinish(Buffer.from(headStr, 'latin1'));
       return;
     }
@@ -587,11 +587,10 @@ export class Connection {
       const out = Buffer.allocUnsafe(headStr.length + data.length);
       out.write(headStr, 0, 'latin1');
       data.copy(out, headStr.length);
-      this.bytesOut += out.length;
+      this.bytesOut += data.length;
       this.sendAndFinish(out);
       return;
     }
-    this.bytesOut += headStr.length;
     this.socket.write(headStr, 'latin1');
     if (body.kind === 'file') {
       this.file = { fd: body.fd, parts: body.parts, tail: body.tail, part: 0, pos: body.parts[0]?.start ?? 0, preSent: false };

@@ -126,7 +126,8 @@ describe('the example site in Chromium', () => {
       if (seenHere.length > 0) problems.push(`${target} (linked from ${from}):\n  ${show(seenHere).replaceAll('\n', '\n  ')}`);
       const shotName = CRAWL_SHOTS[u.pathname];
       if (shotName !== undefined && u.origin === new URL(site.base).origin) await screenshot(page, shotName);
-      if (html && depth < MAX_DEPTH && deliberate === undefined) {
+      // Pages of another origin (the second port) are checked, not crawled again: they are the same site.
+      if (html && depth < MAX_DEPTH && deliberate === undefined && u.origin === new URL(site.base).origin) {
         seen.add(site.mapUrl(page.url().split('#')[0]!)); // where a redirect landed
         for (const link of await linksOf(page)) queue.push({ href: link, depth: depth + 1, from: u.pathname });
       }

@@ -43,6 +43,8 @@ export interface ServerOptions {
   readonly files?: Readonly<Record<string, string | Buffer>>;
   /** Extra argv before the config path. */
   readonly args?: readonly string[];
+  /** Keep the temp dir after stop() (it is removed by default). */
+  readonly keepDir?: boolean;
 }
 
 /** Writes the files and config into a fresh temp dir, starts the server, waits for its listening lines. */
@@ -65,7 +67,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const expected = (text.match(/^\s*port\s/gm) ?? []).length;
+  // One "listening on" line per bound socket: count distinct port numbers (servers sharing a port bind it once).
+  const portNumbers = new Set<string>();
+  for (const m of text.matchAll(/(?:^|[;{\s])port\s+([\d\s]+?)\s*(?:;|$|\n|\})/gm)) for (const p of m[1]!.trim().split(/\s+/)) portNumbers.add(p);
+  const expected = portNumbers.size;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 10_000);
     const check = (): void => {
@@ -88,10 +93,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     proc,
     output: () => out,
     stop: () =>
-      new Promise((resolve) => {
+      new Promise<number | null>((resolve) => {
         if (proc.exitCode !== null) return resolve(proc.exitCode);
         proc.once('exit', (code) => resolve(code));
         proc.kill('SIGTERM');
+      }).then((code) => {
+        if (opts.keepDir !== true) fs.rmSync(dir, { recursive: true, force: true });
+        return code;
       }),
   };
 }

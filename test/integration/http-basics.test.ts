@@ -45,6 +45,7 @@ before(async () => {
 
 after(async () => {
   await srv.stop();
+  fs.rmSync(srv.dir, { recursive: true, force: true });
 });
 
 /** Header names of a response, in order, without Date (which may differ by a second between two responses). */

@@ -72,6 +72,7 @@ before(async () => {
 
 after(async () => {
   await srv.stop();
+  fs.rmSync(srv.dir, { recursive: true, force: true });
 });
 
 const H = 'Host: localhost\r\n';

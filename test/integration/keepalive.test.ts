@@ -4,6 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { RawClient } from '../helpers/http.js';
 
@@ -34,6 +35,7 @@ before(async () => {
 
 after(async () => {
   await srv.stop();
+  fs.rmSync(srv.dir, { recursive: true, force: true });
 });
 
 const req = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n${extra}\r\n`;

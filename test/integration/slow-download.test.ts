@@ -39,6 +39,7 @@ before(async () => {
 
 after(async () => {
   await srv.stop();
+  fs.rmSync(srv.dir, { recursive: true, force: true });
 });
 
 /** A raw download of /big.bin; `slow` reads a little, then pauses 20 ms, over and over. */

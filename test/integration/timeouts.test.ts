@@ -37,6 +37,7 @@ before(async () => {
 
 after(async () => {
   await srv.stop();
+  fs.rmSync(srv.dir, { recursive: true, force: true });
 });
 
 /** Asserts that `elapsed` lies in [timeout - 50, timeout + sweep + slack]. */

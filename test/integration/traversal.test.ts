@@ -55,6 +55,7 @@ before(async () => {
 
 after(async () => {
   await srv.stop();
+  fs.rmSync(srv.dir, { recursive: true, force: true });
 });
 
 const REFUSED = new Set([400, 403, 404]);

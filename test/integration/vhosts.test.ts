@@ -4,6 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { execFile } from 'node:child_process';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { get, RawClient, rawRequest } from '../helpers/http.js';
@@ -74,6 +75,7 @@ before(async () => {
 
 after(async () => {
   await srv.stop();
+  fs.rmSync(srv.dir, { recursive: true, force: true });
 });
 
 async function siteFor(p: number, host: string | null, path = '/'): Promise<string> {
