@@ -12,14 +12,15 @@
 //
 // A fresh Node heap grows for the first few thousand CGI requests (V8 sizing its old space: on this machine RSS
 // climbs ~30 MiB over ~4,000 CGI runs, then stays flat), so a short run compares warm-up with steady state;
-// --warmup T runs siege once more, uncounted, before run 1 of each phase.
+// --warmup T runs siege once more, uncounted, before run 1 of each phase; or, for short runs, --node-flags
+// --max-semi-space-size=1 pins the young generation at its starting size (see nodeFlagsOf in lib.mjs).
 //
 // Usage: node bench/availability.mjs [--time 60S] [--concurrency 50] [--min 99.5] [--rss-pct 10]
-//          [--rss-slack-mib 0] [--warmup 0|T] [--phases plain,mix] [--connection keep-alive|close] [--main PATH]
-//          [--keep]
+//          [--rss-slack-mib 0] [--warmup 0|T] [--phases plain,mix] [--connection keep-alive|close]
+//          [--node-flags FLAG,...] [--main PATH] [--keep]
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MIX, Verdict, findMain, freePort, makeSite, mib, parseArgs, runMain, runSiege, snapshot, startServer, tempDir, waitFor } from './lib.mjs';
+import { MIX, Verdict, findMain, freePort, makeSite, mib, nodeFlagsOf, parseArgs, runMain, runSiege, snapshot, startServer, tempDir, waitFor } from './lib.mjs';
 
 const opts = parseArgs(process.argv.slice(2), {
   time: '60S',
@@ -31,6 +32,7 @@ const opts = parseArgs(process.argv.slice(2), {
   phases: 'plain,mix',
   connection: 'keep-alive',
   main: '',
+  'node-flags': '',
   keep: false,
 });
 
@@ -42,15 +44,15 @@ runMain(async () => {
   const slackKiB = Number(opts['rss-slack-mib']) * 1024;
   const dir = tempDir('availability');
   const port = await freePort();
-  const server = await startServer({ main, dir, config: makeSite(dir, port, 'keepalive_timeout 30s') });
+  const server = await startServer({ main, dir, config: makeSite(dir, port, 'keepalive_timeout 30s'), nodeFlags: nodeFlagsOf(opts['node-flags']) });
   const base = `http://127.0.0.1:${port}`;
   const urls = path.join(dir, 'urls.txt');
   const mixOrder = [MIX.static, MIX.missing, MIX.listing, MIX.cgi];
   fs.writeFileSync(urls, mixOrder.map((m) => base + m.path).join('\n') + '\n');
   const v = new Verdict('availability');
   const start = snapshot(server.pid);
-  process.stdout.write(`availability: server ${main} pid ${server.pid} on ${base}; start RSS ${mib(start.rssKiB)} MiB, ${start.fds} fds\n`);
-  const figures = { time: opts.time, warmup: opts.warmup, concurrency: conc, connection: opts.connection, startRssKiB: start.rssKiB, phases: {} };
+  process.stdout.write(`availability: server ${main} pid ${server.pid} on ${base}${opts['node-flags'] ? ' (node flags ' + opts['node-flags'] + ')' : ''}; start RSS ${mib(start.rssKiB)} MiB, ${start.fds} fds\n`);
+  const figures = { time: opts.time, warmup: opts.warmup, nodeFlags: opts['node-flags'], concurrency: conc, connection: opts.connection, startRssKiB: start.rssKiB, phases: {} };
 
   const wanted = new Set(opts.phases.split(','));
   for (const phase of [

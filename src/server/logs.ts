@@ -63,8 +63,19 @@ export interface AccessRecord {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** `10/Oct/2000:13:55:36 +0000`, the combined format's time (UTC). */
+let clfSecond = -1;
+let clfCached = '';
+
+/** `10/Oct/2000:13:55:36 +0000`, the combined format's time (UTC), formatted at most once per second. */
 function clfTime(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  if (sec === clfSecond) return clfCached;
+  clfSecond = sec;
+  clfCached = formatClf(sec * 1000);
+  return clfCached;
+}
+
+function formatClf(ms: number): string {
   const d = new Date(ms);
   const p = (n: number): string => (n < 10 ? '0' + n : String(n));
   return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;

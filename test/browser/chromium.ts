@@ -46,8 +46,10 @@ export class PageWatch {
     page.on('pageerror', (e) => this.problems.push({ kind: 'pageerror', url: page.url(), text: e.message }));
     page.on('requestfailed', (r) => {
       const why = r.failure()?.errorText ?? 'failed';
-      // A navigation that turns into a download is reported as aborted: not a failure.
-      if (why === 'net::ERR_ABORTED' && r.isNavigationRequest()) return;
+      // ERR_ABORTED is the browser cancelling a request itself: a navigation that became a download, or a late
+      // request (the icon, fetched after `load`) cut by the next navigation. A server's failure shows as another
+      // code (ERR_EMPTY_RESPONSE, ERR_CONNECTION_RESET, ERR_INVALID_CHUNKED_ENCODING, ...).
+      if (why === 'net::ERR_ABORTED') return;
       this.problems.push({ kind: 'requestfailed', url: r.url(), text: `${r.method()} ${why}` });
     });
     page.on('response', (r) => {
