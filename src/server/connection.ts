@@ -157,14 +157,12 @@ export class Connection {
 
   // The response in progress.
   private keepAlive = false;
-  private sendingHead = false;
   private framing: Framing = 'none';
   private file: { fd: number; parts: readonly FilePart[]; tail: Buffer | null; part: number; pos: number; preSent: boolean } | null = null;
   private source: BodySource | null = null;
   private status = 0;
   /** Body bytes sent for the current response (NGINX's $body_bytes_sent, for the access log). */
   private bytesOut = 0;
-  private requestsServed = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -473,10 +471,6 @@ export class Connection {
     if (this.state === 'body') this.enter('handling', Date.now());
     if (receiver !== null && receiver !== DISCARD) receiver.end();
     if (after !== null && ex !== null && this.exchange === ex) after(ex);
-    // A response already written while the body was being read can now complete.
-    if (this.state === 'writing' && this.file === null && this.source === null && !this.sendingHead && this.socket.writableLength === 0) {
-      this.finishResponse();
-    }
   }
 
   private abortBody(): void {
@@ -706,10 +700,10 @@ export class Connection {
   /** The response is written: log it, then keep the connection for the next request or close it. */
   private finishResponse(): void {
     if (this.state !== 'writing' || this.file !== null || this.source !== null) return;
-    if (!this.bodyDone) return; // still reading (discarding) the request body; endBody() finishes
+    // A response always follows a complete or aborted body; should one ever not, the connection cannot be reused.
+    if (!this.bodyDone) this.keepAlive = false;
     const now = Date.now();
     this.logAccess(now);
-    this.requestsServed++;
     this.exchange = null;
     this.status = 0;
     if (!this.keepAlive) {
