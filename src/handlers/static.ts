@@ -189,7 +189,9 @@ function serveFile(ex: Exchange, root: string, path: string, st: fs.Stats): void
   }
   let fd: number;
   try {
-    fd = fs.openSync(servedPath, 'r');
+    // O_NONBLOCK: if a FIFO replaced the file since the stat, open(2) must not wait for a writer (that would block
+    // the whole server); the fstat below then refuses it. On a regular file the flag changes nothing.
+    fd = fs.openSync(servedPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     ex.respond(errorResponse(ex.server, statusForFsError(err)));
     return;

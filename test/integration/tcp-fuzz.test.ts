@@ -246,7 +246,6 @@ before(async () => {
 
 after(async () => {
   await srv.stop();
-  fs.rmSync(srv.dir, { recursive: true, force: true });
 });
 
 const fdCount = (): number => fs.readdirSync(`/proc/${pid}/fd`).length;
