@@ -24,7 +24,7 @@ import { plan } from '../router/dispatch.js';
 import { CgiHeaderScanner, type CgiHead } from './cgi-headers.js';
 import { errorResponse } from './error-page.js';
 import type { BodyReceiver, Exchange } from './exchange.js';
-import { statusForFsError } from './static.js';
+import { insideRoot, statusForFsError } from './confine.js';
 
 /** A script to run for a request, found by `findScript`. */
 export interface CgiScript {
@@ -106,22 +106,6 @@ export function findScript(loc: LocationConfig, root: string, urlPath: string): 
   return null;
 }
 
-const realRoots = new Map<string, string>();
-
-/** True when the script's real path (symlinks followed) lies inside the location's real root. */
-function insideRoot(root: string, file: string): boolean {
-  try {
-    let realRoot = realRoots.get(root);
-    if (realRoot === undefined) {
-      realRoot = fs.realpathSync.native(root);
-      realRoots.set(root, realRoot);
-    }
-    const real = fs.realpathSync.native(file);
-    return real.startsWith(realRoot.endsWith('/') ? realRoot : realRoot + '/');
-  } catch {
-    return false;
-  }
-}
 
 // ─── The environment (RFC 3875 §4.1) ─────────────────────────────────────────────────────────────────────────
 

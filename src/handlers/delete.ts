@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { NO_BODY } from '../http/response.js';
 import { errorResponse } from './error-page.js';
 import type { Exchange } from './exchange.js';
-import { insideRoot, statusForFsError } from './static.js';
+import { insideRoot, statusForFsError } from './confine.js';
 
 /** Deletes `fsPath`, confined to `root` lexically and by real path; a final symlink is removed, not followed. */
 export function serveDelete(ex: Exchange, root: string, fsPath: string): void {

@@ -30,18 +30,31 @@ export function builtinPage(status: number): Buffer {
   return b;
 }
 
-/** Reads a custom error page, revalidated by stat; null when it cannot be read (the built-in page is used). */
+/** Reads a custom error page, revalidated by stat; null when it cannot be read (the built-in page is used).
+ *  Opened non-blocking and checked with fstat, so a FIFO put in its place cannot stall the loop. */
 function customPage(path: string): Buffer | null {
+  let fd = -1;
   try {
     const st = fs.statSync(path);
     const hit = fileCache.get(path);
     if (hit !== undefined && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.data;
-    if (!st.isFile() || st.size > 1024 * 1024) return null;
-    const data = fs.readFileSync(path);
-    fileCache.set(path, { mtimeMs: st.mtimeMs, size: st.size, data });
-    return data;
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const fst = fs.fstatSync(fd);
+    if (!fst.isFile() || fst.size > 1024 * 1024) return null;
+    const data = Buffer.alloc(fst.size);
+    let off = 0;
+    while (off < data.length) {
+      const n = fs.readSync(fd, data, off, Math.min(64 * 1024, data.length - off), off);
+      if (n === 0) break;
+      off += n;
+    }
+    const page = data.subarray(0, off);
+    fileCache.set(path, { mtimeMs: fst.mtimeMs, size: fst.size, data: page });
+    return page;
   } catch {
     return null;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
   }
 }
 

@@ -11,6 +11,7 @@ import { contentTypeFor } from '../http/mime.js';
 import { byteRangesLayout, contentRange, newBoundary, parseRange, unsatisfiedRange } from '../http/range.js';
 import { headerLine, NO_BODY, type FilePart } from '../http/response.js';
 import { encodePath } from '../router/path.js';
+import { insideRoot, statusForFsError } from './confine.js';
 import { listDirectory } from './directory.js';
 import { errorResponse } from './error-page.js';
 import type { Exchange } from './exchange.js';
@@ -64,31 +65,6 @@ function metaFor(path: string, st: fs.Stats, data: Buffer | null, encoding: stri
   let headers = `Content-Type: ${type}\r\nLast-Modified: ${lastModified}\r\nETag: ${etag}\r\nAccept-Ranges: bytes\r\n`;
   if (encoding !== null) headers += `Content-Encoding: ${encoding}\r\nVary: Accept-Encoding\r\n`;
   return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, etag, lastModified, headers, encoding, data };
-}
-
-const realRoots = new Map<string, string>();
-
-/** True when the real path of `path` (symlinks followed) lies inside the real path of `root`. */
-export function insideRoot(root: string, path: string): boolean {
-  let realRoot = realRoots.get(root);
-  try {
-    if (realRoot === undefined) {
-      realRoot = fs.realpathSync.native(root);
-      realRoots.set(root, realRoot);
-    }
-    const real = fs.realpathSync.native(path);
-    return real === realRoot || real.startsWith(realRoot.endsWith('/') ? realRoot : realRoot + '/');
-  } catch {
-    return false;
-  }
-}
-
-/** Maps an fs error to the status NGINX gives for it. */
-export function statusForFsError(err: unknown): 403 | 404 | 500 {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG' || code === 'ELOOP') return 404;
-  if (code === 'EACCES' || code === 'EPERM') return 403;
-  return 500;
 }
 
 /** True when Accept-Encoding admits gzip (RFC 9110 §12.5.3: a q of 0 refuses it; codings are case-insensitive). */

@@ -11,7 +11,7 @@ import { encodePath } from '../router/path.js';
 import { escapeHtml } from './directory.js';
 import { errorResponse } from './error-page.js';
 import type { BodyReceiver, Exchange } from './exchange.js';
-import { insideRoot, statusForFsError } from './static.js';
+import { insideRoot, statusForFsError } from './confine.js';
 import { PendingFile, sanitizeFilename } from './upload-store.js';
 
 /** The 201 answer listing what was stored, with Location naming the first file. */
