@@ -167,6 +167,7 @@ runMain(async () => {
     cpuPct: Number(cpuPct.toFixed(2)),
     minFdsDuringWindow: minFds,
     unexplained500: unexplained,
+    emfileCount: emfileLines.length,
     emfileLines: emfileLines.slice(0, 3),
     recoveredMs,
     fdsAfter: after.fds,

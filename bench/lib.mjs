@@ -33,9 +33,13 @@ export function parseArgs(argv, defaults) {
 
 /** The server's entry point: the explicit one, $LOCALHOST_MAIN, dist/main.js, else build/src/main.js. */
 export function findMain(explicit) {
-  const candidates = [explicit, process.env.LOCALHOST_MAIN, path.join(REPO, 'dist/main.js'), path.join(REPO, 'build/src/main.js')];
-  for (const c of candidates) {
-    if (c !== undefined && c !== '' && fs.existsSync(c)) return path.resolve(c);
+  for (const named of [explicit, process.env.LOCALHOST_MAIN]) {
+    if (named === undefined || named === '') continue;
+    if (!fs.existsSync(named)) throw new Error(`server entry point ${named} not found`);
+    return path.resolve(named);
+  }
+  for (const c of [path.join(REPO, 'dist/main.js'), path.join(REPO, 'build/src/main.js')]) {
+    if (fs.existsSync(c)) return c;
   }
   throw new Error('no server build found: run `npm run build` (dist/main.js) or `npx tsc -p tsconfig.test.json`');
 }
@@ -118,9 +122,13 @@ export function makeSite(dir, port, extra = '') {
 `;
 }
 
-/** A fresh temp dir for one run. */
+const tempDirs = [];
+
+/** A fresh temp dir for one run (removed by the script at the end; by runMain when the script fails to run). */
 export function tempDir(name) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `localhost-${name}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `localhost-${name}-`));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /**
@@ -538,6 +546,7 @@ export function runMain(main) {
     (code) => process.exit(code),
     (err) => {
       process.stderr.write(`error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
       process.exit(2);
     },
   );

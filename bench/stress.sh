@@ -82,6 +82,6 @@ if (s) console.log(`soak: ${s.requests} requests in ${s.seconds} s; RSS curve (M
 const c = get("slow-clients");
 if (c) console.log(`slow-clients: normal GETs p50 ${c.normal.p50Ms.toFixed(2)} ms, p99 ${c.normal.p99Ms.toFixed(2)} ms; slow conns closed after ${c.closeMs.min}-${c.closeMs.max} ms, 408 to ${c.got408}/${c.conns}`);
 const f = get("fd-exhaustion");
-if (f) console.log(`fd-exhaustion: CPU ${f.cpuPct} % at the limit; EMFILE lines ${f.emfileLines.length}; 500s without a log line: ${f.unexplained500.join(", ") || "none"}; recovered in ${f.recoveredMs} ms`);
+if (f) console.log(`fd-exhaustion: CPU ${f.cpuPct} % at the limit; EMFILE lines ${f.emfileCount}; 500s without a log line: ${f.unexplained500.join(", ") || "none"}; recovered in ${f.recoveredMs} ms`);
 ' "$LOGDIR"
 exit $STATUS

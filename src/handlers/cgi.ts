@@ -24,7 +24,7 @@ import { plan } from '../router/dispatch.js';
 import { CgiHeaderScanner, type CgiHead } from './cgi-headers.js';
 import { errorResponse } from './error-page.js';
 import type { BodyReceiver, Exchange } from './exchange.js';
-import { insideRoot, statusForFsError } from './confine.js';
+import { fsErrorResponse, insideRoot } from './confine.js';
 
 /** A script to run for a request, found by `findScript`. */
 export interface CgiScript {
@@ -768,7 +768,7 @@ export function serveCgi(ex: Exchange, script: CgiScript): BodyReceiver | null {
     st = fs.statSync(script.file);
     if (st.isFile()) fs.accessSync(script.file, fs.constants.R_OK);
   } catch (err) {
-    ex.respond(errorResponse(ex.server, statusForFsError(err)));
+    ex.respond(fsErrorResponse(ex, 'stat', script.file, err));
     return null;
   }
   if (!st.isFile() || !insideRoot(script.root, script.file)) {

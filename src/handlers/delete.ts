@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { NO_BODY } from '../http/response.js';
 import { errorResponse } from './error-page.js';
 import type { Exchange } from './exchange.js';
-import { insideRoot, statusForFsError } from './confine.js';
+import { fsErrorResponse, insideRoot } from './confine.js';
 
 /** Deletes `fsPath`, confined to `root` lexically and by real path; a final symlink is removed, not followed. */
 export function serveDelete(ex: Exchange, root: string, fsPath: string): void {
@@ -24,7 +24,7 @@ export function serveDelete(ex: Exchange, root: string, fsPath: string): void {
     // lstat: deleting a symlink removes the link itself, never what it points to.
     st = fs.lstatSync(fsPath);
   } catch (err) {
-    ex.respond(errorResponse(ex.server, statusForFsError(err)));
+    ex.respond(fsErrorResponse(ex, 'lstat', fsPath, err));
     return;
   }
   if (st.isDirectory()) {
@@ -34,7 +34,7 @@ export function serveDelete(ex: Exchange, root: string, fsPath: string): void {
   try {
     fs.unlinkSync(fsPath);
   } catch (err) {
-    ex.respond(errorResponse(ex.server, statusForFsError(err)));
+    ex.respond(fsErrorResponse(ex, 'unlink', fsPath, err));
     return;
   }
   ex.respond({ status: 204, headers: '', body: NO_BODY, length: 0 });

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { bytesResponse, type Response } from '../http/response.js';
 import { encodePath } from '../router/path.js';
-import { errorResponse } from './error-page.js';
+import { fsErrorResponse } from './confine.js';
 import type { Exchange } from './exchange.js';
 
 /** Most entries shown: a listing is one bounded piece of synchronous work. */
@@ -60,8 +60,7 @@ export function listDirectory(ex: Exchange, dir: string): Response {
   try {
     entries = readEntries(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return errorResponse(ex.server, code === 'EACCES' ? 403 : code === 'ENOENT' ? 404 : 500);
+    return fsErrorResponse(ex, 'readdir', dir, err);
   }
   const title = escapeHtml(`Index of ${ex.path}`);
   const rows: string[] = [];

@@ -11,7 +11,7 @@ import { contentTypeFor } from '../http/mime.js';
 import { byteRangesLayout, contentRange, newBoundary, parseRange, unsatisfiedRange } from '../http/range.js';
 import { headerLine, NO_BODY, type FilePart } from '../http/response.js';
 import { encodePath } from '../router/path.js';
-import { insideRoot, statusForFsError } from './confine.js';
+import { fsErrorResponse, insideRoot } from './confine.js';
 import { listDirectory } from './directory.js';
 import { errorResponse } from './error-page.js';
 import type { Exchange } from './exchange.js';
@@ -94,7 +94,7 @@ export function serveStatic(ex: Exchange, root: string, fsPath: string): void {
     // No exception for a missing file: a 404 is common and must stay cheap.
     st = fs.statSync(fsPath, { throwIfNoEntry: false });
   } catch (err) {
-    ex.respond(errorResponse(ex.server, statusForFsError(err)));
+    ex.respond(fsErrorResponse(ex, 'stat', fsPath, err));
     return;
   }
   // An upload still being written is nobody's business until it is complete (DESIGN §6).
@@ -169,7 +169,7 @@ function serveFile(ex: Exchange, root: string, path: string, st: fs.Stats): void
     // the whole server); the fstat below then refuses it. On a regular file the flag changes nothing.
     fd = fs.openSync(servedPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
-    ex.respond(errorResponse(ex.server, statusForFsError(err)));
+    ex.respond(fsErrorResponse(ex, 'open', servedPath, err));
     return;
   }
   try {

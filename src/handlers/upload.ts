@@ -11,7 +11,7 @@ import { encodePath } from '../router/path.js';
 import { escapeHtml } from './directory.js';
 import { errorResponse } from './error-page.js';
 import type { BodyReceiver, Exchange } from './exchange.js';
-import { insideRoot, statusForFsError } from './confine.js';
+import { fsErrorResponse, insideRoot } from './confine.js';
 import { PendingFile, sanitizeFilename } from './upload-store.js';
 
 /** The 201 answer listing what was stored, with Location naming the first file. */
@@ -25,11 +25,9 @@ function created(ex: Exchange, dirUrl: string, names: readonly string[]): void {
   ex.respond(bytesResponse(201, 'text/html; charset=utf-8', Buffer.from(html), headerLine('Location', urls[0] ?? encodePath(dirUrl))));
 }
 
-/** Maps a failure while storing to a response and logs unexpected ones. */
+/** Answers a failure while storing (logged unless it is a plain "not found"). */
 function storageFailed(ex: Exchange, err: unknown): void {
-  const status = statusForFsError(err);
-  if (status === 500) ex.logError(`upload to ${ex.path}: ${String(err)}`);
-  ex.respond(errorResponse(ex.server, status === 404 ? 404 : status === 403 ? 403 : 500));
+  ex.respond(fsErrorResponse(ex, 'store', ex.path, err));
 }
 
 /** Receives a multipart body: one PendingFile per file part, committed together at the end. */

@@ -83,7 +83,8 @@ export class HttpServer {
       server.listen({ host: spec.host, port: spec.port, ipv6Only: spec.ipv6Only, backlog: 511 }, () => {
         server.off('error', onError);
         server.on('error', (err: NodeJS.ErrnoException) => {
-          // EMFILE/ENFILE while accepting: logged; libuv keeps accepting once descriptors free up.
+          // Accept errors other than EMFILE/ENFILE (libuv answers those itself: it frees a reserved descriptor,
+          // accepts and closes the pending connections, and reports nothing; see the fd-exhaustion test).
           this.runtime.logs.error(`accept on ${addressLabel(spec.host, spec.port)}: ${err.code ?? err.message}`);
         });
         const a = server.address();

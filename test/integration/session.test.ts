@@ -15,7 +15,19 @@ const run = promisify(execFile);
 
 const SESSION_MAX = 100;
 
+const IDLE_MS = 400;
+
 const CONFIG = `server {
+  host 127.0.0.1
+  port {PORT2}
+  session_timeout ${IDLE_MS}ms
+  location /s {
+    methods GET
+    root {DIR}/www
+    session on
+  }
+}
+server {
   host 127.0.0.1
   port {PORT}
   session_max ${SESSION_MAX}
@@ -180,13 +192,27 @@ describe('session data through CGI', () => {
   });
 });
 
+describe('idle expiry', () => {
+  test('a session idle longer than session_timeout is replaced by a fresh one; an active one is kept', async () => {
+    const port = srv.ports[1]!;
+    const first = setSid(await get(port, '/s/index.html'));
+    assert.ok(first !== null);
+    // Used within the idle time: kept.
+    assert.equal(setSid(await get(port, '/s/index.html', { Cookie: `sid=${first}` })), null);
+    // Left idle for longer than session_timeout (time passing is what is under test here).
+    await new Promise((r) => setTimeout(r, IDLE_MS * 2));
+    const next = setSid(await get(port, '/s/index.html', { Cookie: `sid=${first}` }));
+    assert.ok(next !== null && next !== first, 'an expired session must be replaced');
+  });
+});
+
 describe('the store cap', () => {
-  test(`10,000 cookieless requests leave exactly session_max (${SESSION_MAX}) live sessions`, async () => {
+  test(`100,000 cookieless requests leave exactly session_max (${SESSION_MAX}) live sessions`, async () => {
     const sids: string[] = [];
     const c = await RawClient.connect(srv.port);
     try {
       const batch = 200;
-      for (let i = 0; i < 10_000; i += batch) {
+      for (let i = 0; i < 100_000; i += batch) {
         c.send('GET /s/index.html HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(batch));
         for (let j = 0; j < batch; j++) {
           const res = await c.read();
@@ -199,7 +225,7 @@ describe('the store cap', () => {
     } finally {
       c.close();
     }
-    assert.equal(new Set(sids).size, 10_000);
+    assert.equal(new Set(sids).size, 100_000);
     // The newest SESSION_MAX are all still live (oldest first, so the LRU order is kept while checking)...
     const c2 = await RawClient.connect(srv.port);
     try {
