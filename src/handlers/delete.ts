@@ -7,6 +7,7 @@ import { NO_BODY } from '../http/response.js';
 import { errorResponse } from './error-page.js';
 import type { Exchange } from './exchange.js';
 import { fsErrorResponse, insideRoot } from './confine.js';
+import { forget } from './stat-cache.js';
 
 /** Deletes `fsPath`, confined to `root` lexically and by real path; a final symlink is removed, not followed. */
 export function serveDelete(ex: Exchange, root: string, fsPath: string): void {
@@ -33,6 +34,7 @@ export function serveDelete(ex: Exchange, root: string, fsPath: string): void {
   }
   try {
     fs.unlinkSync(fsPath);
+    forget(fsPath);
   } catch (err) {
     ex.respond(fsErrorResponse(ex, 'unlink', fsPath, err));
     return;

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { bytesResponse, type Response } from '../http/response.js';
 import { encodePath } from '../router/path.js';
 import { fsErrorResponse } from './confine.js';
+import { dirVersion } from './stat-cache.js';
 import type { Exchange } from './exchange.js';
 
 /** Most entries shown: a listing is one bounded piece of synchronous work. */
@@ -54,8 +55,29 @@ export function readEntries(dir: string): Entry[] {
   return out;
 }
 
+/** Listings kept until their directory changes (stat-cache.ts tells), keyed by directory and URL. */
+const listings = new Map<string, { readonly version: string; readonly html: Buffer }>();
+const MAX_LISTINGS = 256;
+
 /** The HTML listing of `dir`, whose URL is `ex.path` (ending in "/"). */
 export function listDirectory(ex: Exchange, dir: string): Response {
+  const key = dir + '\0' + ex.path;
+  const version = dirVersion(dir);
+  const hit = listings.get(key);
+  if (hit !== undefined && version !== null && hit.version === version) {
+    return bytesResponse(200, 'text/html; charset=utf-8', hit.html);
+  }
+  const html = renderListing(ex, dir);
+  if (!Buffer.isBuffer(html)) return html;
+  if (version !== null) {
+    if (listings.size >= MAX_LISTINGS) listings.clear();
+    listings.set(key, { version, html });
+  }
+  return bytesResponse(200, 'text/html; charset=utf-8', html);
+}
+
+/** Reads and renders a listing: the HTML bytes, or the error response when the directory cannot be read. */
+function renderListing(ex: Exchange, dir: string): Buffer | Response {
   let entries: Entry[];
   try {
     entries = readEntries(dir);
@@ -80,5 +102,5 @@ export function listDirectory(ex: Exchange, dir: string): Response {
     `<tr><th align="left">Name</th><th align="left">Modified (UTC)</th><th align="right">Size</th></tr>\n` +
     rows.join('\n') +
     `\n</table></body></html>\n`;
-  return bytesResponse(200, 'text/html; charset=utf-8', Buffer.from(html));
+  return Buffer.from(html);
 }

@@ -13,6 +13,7 @@ import { headerLine, NO_BODY, type FilePart } from '../http/response.js';
 import { encodePath } from '../router/path.js';
 import { fsErrorResponse, insideRoot } from './confine.js';
 import { listDirectory } from './directory.js';
+import { statCached } from './stat-cache.js';
 import { errorResponse } from './error-page.js';
 import type { Exchange } from './exchange.js';
 import { redirectResponse } from './redirect.js';
@@ -91,8 +92,8 @@ function isPartialUpload(fsPath: string): boolean {
 export function serveStatic(ex: Exchange, root: string, fsPath: string): void {
   let st: fs.Stats | undefined;
   try {
-    // No exception for a missing file: a 404 is common and must stay cheap.
-    st = fs.statSync(fsPath, { throwIfNoEntry: false });
+    // No exception for a missing file: a 404 is common and must stay cheap; a hot path costs no syscall.
+    st = statCached(fsPath);
   } catch (err) {
     ex.respond(fsErrorResponse(ex, 'stat', fsPath, err));
     return;
@@ -123,7 +124,7 @@ function serveDirectory(ex: Exchange, root: string, dir: string): void {
   const loc = ex.location;
   if (loc?.defaultFile != null) {
     const index = dir + (dir.endsWith('/') ? '' : '/') + loc.defaultFile;
-    const st = fs.statSync(index, { throwIfNoEntry: false });
+    const st = statCached(index);
     if (st?.isFile() === true) {
       serveFile(ex, root, index, st);
       return;
@@ -145,7 +146,7 @@ function serveFile(ex: Exchange, root: string, path: string, st: fs.Stats): void
   let servedPath = path;
   let encoding: string | null = null;
   if (acceptsGzip(ex.head.headers.get('accept-encoding'))) {
-    const gz = fs.statSync(path + '.gz', { throwIfNoEntry: false });
+    const gz = statCached(path + '.gz');
     if (gz?.isFile() === true) {
       servedPath = path + '.gz';
       encoding = 'gzip';

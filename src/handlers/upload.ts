@@ -12,6 +12,7 @@ import { escapeHtml } from './directory.js';
 import { errorResponse } from './error-page.js';
 import type { BodyReceiver, Exchange } from './exchange.js';
 import { fsErrorResponse, insideRoot } from './confine.js';
+import { forget } from './stat-cache.js';
 import { PendingFile, sanitizeFilename } from './upload-store.js';
 
 /** The 201 answer listing what was stored, with Location naming the first file. */
@@ -87,7 +88,11 @@ class MultipartUpload implements BodyReceiver, MultipartSink {
     }
     const names: string[] = [];
     try {
-      for (const f of this.done) names.push(f.commit());
+      for (const f of this.done) {
+        const name = f.commit();
+        forget(path.join(this.dir, name));
+        names.push(name);
+      }
     } catch (err) {
       this.fail(() => storageFailed(this.ex, err));
       return;
@@ -117,6 +122,7 @@ class RawUpload implements BodyReceiver {
   constructor(
     private readonly ex: Exchange,
     private readonly file: PendingFile,
+    private readonly dir: string,
     private readonly dirUrl: string,
   ) {}
 
@@ -135,7 +141,9 @@ class RawUpload implements BodyReceiver {
   end(): void {
     if (this.failed) return;
     try {
-      created(this.ex, this.dirUrl, [this.file.commit()]);
+      const name = this.file.commit();
+      forget(path.join(this.dir, name));
+      created(this.ex, this.dirUrl, [name]);
     } catch (err) {
       this.failed = true;
       this.file.abort();
@@ -188,7 +196,7 @@ export function serveUpload(ex: Exchange, root: string, fsPath: string): BodyRec
     }
     const file = PendingFile.create(path.dirname(fsPath), name);
     const slash = ex.path.lastIndexOf('/');
-    return new RawUpload(ex, file, ex.path.slice(0, slash + 1));
+    return new RawUpload(ex, file, path.dirname(fsPath), ex.path.slice(0, slash + 1));
   } catch (err) {
     storageFailed(ex, err);
     return null;
