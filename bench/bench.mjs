@@ -156,7 +156,8 @@ $HTTP["url"] =~ "^/cgi-bin/" { cgi.assign = ( ".py" => "${PYTHON}" ) }
   return {
     ports,
     commands: {
-      ours: [process.execPath, [path.join(REPO, 'dist/main.js'), oursConf]],
+      // The same command line as `npm start`.
+      ours: [process.execPath, ['--optimize-for-size', path.join(REPO, 'dist/main.js'), oursConf]],
       nginx: [NGINX, ['-c', nginxConf, '-e', `${work}/nginx-error.log`]],
       lighttpd: [LIGHTTPD, ['-D', '-f', lighttpdConf]],
     },

@@ -33,6 +33,30 @@ export interface ListenerInfo {
   readonly group: VHostGroup | null | undefined;
 }
 
+/** Where a socket keeps its Connection, for the shared event handlers below. */
+const CONN = Symbol('connection');
+interface ConnSocket extends net.Socket {
+  [CONN]: Connection;
+}
+
+function onSocketData(this: net.Socket, chunk: Buffer): void {
+  (this as ConnSocket)[CONN].onData(chunk);
+}
+function onSocketEnd(this: net.Socket): void {
+  (this as ConnSocket)[CONN].onEnd();
+}
+function onSocketDrain(this: net.Socket): void {
+  (this as ConnSocket)[CONN].onDrain();
+}
+/** ECONNRESET, EPIPE...: 'close' follows and cleans up. */
+function onSocketError(): void {}
+function continuePump(c: Connection): void {
+  c.continuePump();
+}
+function onSocketClose(this: net.Socket): void {
+  (this as ConnSocket)[CONN].onClose();
+}
+
 /** The named states of a connection. */
 export type ConnState = 'head' | 'body' | 'handling' | 'writing' | 'idle' | 'closing' | 'closed';
 
@@ -174,11 +198,13 @@ export class Connection {
     this.timeouts = this.group?.fallback.timeouts ?? FALLBACK_TIMEOUTS;
     this.deadline = Date.now() + this.timeouts.header;
     runtime.counters.reading++;
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('drain', this.onDrain);
-    socket.on('error', this.onError);
-    socket.on('close', this.onClose);
+    // Shared handlers, not closures: an idle connection should cost as little memory as possible.
+    (socket as ConnSocket)[CONN] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
   }
 
   get remoteAddress(): string {
@@ -261,7 +287,7 @@ export class Connection {
 
   // ─── Socket events ────────────────────────────────────────────────────────────────────────────────────────
 
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     if (this.state === 'closing') {
       this.deadline = Math.min(this.deadline, Date.now() + LINGER_MS);
       return; // lingering close: drop input
@@ -277,9 +303,9 @@ export class Connection {
     if (this.state === 'idle') this.enter('head', Date.now());
     else if (this.state === 'body') this.deadline = Date.now() + this.timeouts.body;
     this.advance();
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  onEnd(): void {
     this.peerEnded = true;
     switch (this.state) {
       case 'idle':
@@ -303,23 +329,19 @@ export class Connection {
       case 'closed':
         break;
     }
-  };
+  }
 
-  private readonly onDrain = (): void => {
+  onDrain(): void {
     if (this.state !== 'writing') return;
     this.deadline = Date.now() + this.timeouts.send;
     if (this.file !== null) this.pumpFile();
     else if (this.source !== null) this.source.resume();
     else this.finishResponse();
-  };
+  }
 
-  private readonly onError = (): void => {
-    // ECONNRESET, EPIPE...: 'close' follows and cleans up.
-  };
-
-  private readonly onClose = (): void => {
+  onClose(): void {
     this.cleanup();
-  };
+  }
 
   // ─── Reading requests ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -645,7 +667,7 @@ export class Connection {
         // Written through at once: the scratch buffer is free again; otherwise it now belongs to the queue.
         scratch = socket.writableLength === 0 ? chunk : null;
         if (budget <= 0) {
-          if (socket.writableLength < QUEUE_MAX) setImmediate(this.continuePump);
+          if (socket.writableLength < QUEUE_MAX) setImmediate(continuePump, this);
           return;
         }
       }
@@ -661,9 +683,10 @@ export class Connection {
     this.sendAndFinish(tail ?? EMPTY);
   }
 
-  private readonly continuePump = (): void => {
+  /** The next turn of a file response that used up its budget (see pumpFile). */
+  continuePump(): void {
     if (this.state === 'writing' && this.socket.writableLength < QUEUE_MAX) this.pumpFile();
-  };
+  }
 
   /** The sink a streamed body (CGI) pushes into: chunked framing for 1.1, raw for close-delimited 1.0. */
   private makeSink(source: BodySource): BodySink {
@@ -754,7 +777,10 @@ export class Connection {
     this.off = 0;
     this.receiverPaused = false;
     if (!linger || this.peerEnded) {
-      this.socket.destroySoon();
+      // Everything already handed to the kernel: close(2) now (it still sends the data, then FIN); otherwise
+      // close once the queue drains.
+      if (this.socket.writableLength === 0) this.destroy();
+      else this.socket.destroySoon();
       return;
     }
     this.resumeReading();
