@@ -323,7 +323,10 @@ class CgiRun implements BodyReceiver, BodySource {
     child.on('error', this.onSpawnError);
     child.on('exit', this.onExit);
     child.on('close', this.onClose);
-    const { stdin: input, stdout, stderr } = child;
+    // After a spawn that failed with EMFILE, Node leaves the stdio streams undefined (the 'error' event reports it).
+    const input = child.stdin ?? null;
+    const stdout = child.stdout ?? null;
+    const stderr = child.stderr ?? null;
     if (input !== null) {
       this.stdinOpen = true;
       input.on('drain', this.onStdinDrain);
