@@ -590,21 +590,30 @@ export class Connection {
     this.keepAlive = keepAlive;
     this.framing = framing;
     if (this.state !== 'writing') this.enter('writing', now);
-    const headStr = serializeHead(res, framing, keepAlive, now);
     const body = res.body;
     const sendBody = !isHead && framing !== 'none';
+    if (sendBody && body.kind === 'bytes' && framing === 'length') {
+      this.bytesOut += body.data.length;
+      this.sendAndFinish(wireBytes(res, body.data, keepAlive, now));
+      return;
+    }
+    const headStr = serializeHead(res, framing, keepAlive, now);
     if (!sendBody || body.kind === 'none') {
       releaseBody(body);
       this.sendAndFinish(Buffer.from(headStr, 'latin1'));
       return;
     }
     if (body.kind === 'bytes') {
-      const data = body.data;
-      const out = Buffer.allocUnsafe(headStr.length + data.length);
-      out.write(headStr, 0, 'latin1');
-      data.copy(out, headStr.length);
-      this.bytesOut += data.length;
-      this.sendAndFinish(out);
+      // Close-delimited or chunked in-memory bodies (rare): head, then the bytes.
+      this.socket.write(headStr, 'latin1');
+      this.bytesOut += body.data.length;
+      if (framing === 'chunked') {
+        this.socket.write(body.data.length.toString(16) + '\r\n', 'latin1');
+        this.socket.write(body.data);
+        this.sendAndFinish(Buffer.from('\r\n0\r\n\r\n', 'latin1'));
+      } else {
+        this.sendAndFinish(body.data);
+      }
       return;
     }
     this.socket.write(headStr, 'latin1');
@@ -824,6 +833,36 @@ export class Connection {
     this.buf = null;
     this.onClosed(this);
   }
+}
+
+/** The last wire bytes built for an in-memory body, reused while nothing that goes into them changes. */
+interface WireCache {
+  readonly second: number;
+  readonly status: number;
+  readonly headers: string;
+  readonly keepAlive: boolean;
+  readonly out: Buffer;
+}
+const wireCache = new WeakMap<Buffer, WireCache>();
+
+/**
+ * Head and body of a Content-Length response in one buffer, for one write. A cached small file is answered with
+ * the same bytes many times a second: they are built once per Date second (and per status, extra headers and
+ * keep-alive), keyed by the body buffer itself.
+ */
+function wireBytes(res: Response, data: Buffer, keepAlive: boolean, now: number): Buffer {
+  const second = Math.floor(now / 1000);
+  const c = wireCache.get(data);
+  if (c !== undefined && c.second === second && c.status === res.status && c.headers === res.headers && c.keepAlive === keepAlive) {
+    return c.out;
+  }
+  const head = serializeHead(res, 'length', keepAlive, now);
+  const out = Buffer.allocUnsafe(head.length + data.length);
+  out.write(head, 0, 'latin1');
+  data.copy(out, head.length);
+  // Only bodies shared between responses are worth remembering (small files, error pages): not a fresh buffer.
+  if (data.length <= 64 * 1024) wireCache.set(data, { second, status: res.status, headers: res.headers, keepAlive, out });
+  return out;
 }
 
 function closeFd(fd: number): void {
