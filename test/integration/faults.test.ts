@@ -239,14 +239,19 @@ async function startAsNobody(config: string, files: Record<string, string>): Pro
   const port = await freePort();
   const configPath = path.join(dir, 'test.conf');
   fs.writeFileSync(configPath, config.replaceAll('{PORT}', String(port)).replaceAll('{DIR}', dir));
-  // Everything on the way to the build must be readable by nobody.
+  // nobody must be able to read the server itself: the checkout may sit in a private directory (a CI clone under
+  // a 0700 temp dir), so run a copy of the build (self-contained: no runtime dependencies) from the readable dir.
+  const serverDir = path.join(dir, 'server');
+  fs.cpSync(path.dirname(MAIN), serverDir, { recursive: true });
+  fs.writeFileSync(path.join(serverDir, 'package.json'), '{"type":"module"}\n');
+  const main = path.join(serverDir, 'main.js');
   try {
-    const probe = spawnSync(process.execPath, ['-e', `require('fs').readFileSync(${JSON.stringify(MAIN)})`], { uid: NOBODY, gid: NOBODY });
-    if (probe.status !== 0) return `nobody cannot read ${MAIN}: ${probe.stderr.toString().trim().split('\n').pop()}`;
+    const probe = spawnSync(process.execPath, ['-e', `require('fs').readFileSync(${JSON.stringify(main)})`], { uid: NOBODY, gid: NOBODY });
+    if (probe.status !== 0) return `nobody cannot read ${main}: ${probe.stderr.toString().trim().split('\n').pop()}`;
   } catch (err) {
     return `cannot run a process as nobody: ${String(err)}`;
   }
-  const proc = spawn(process.execPath, [MAIN, configPath], { stdio: ['ignore', 'pipe', 'pipe'], uid: NOBODY, gid: NOBODY });
+  const proc = spawn(process.execPath, [main, configPath], { stdio: ['ignore', 'pipe', 'pipe'], uid: NOBODY, gid: NOBODY });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
