@@ -8,14 +8,9 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import * as path from 'node:path';
-import { MAIN, REPO } from '../helpers/server.js';
+import { execFileSync } from 'node:child_process';
+import { passedFigures, runBench } from '../helpers/bench-script.js';
 
-interface Check {
-  readonly ok: boolean;
-  readonly what: string;
-}
 interface SiegeRun {
   readonly transactions: number;
   readonly availability: number;
@@ -26,28 +21,7 @@ interface SiegeRun {
 interface Figures {
   readonly phases: Record<string, { readonly runs: readonly SiegeRun[]; readonly rssGrowthPct: number }>;
 }
-interface BenchResult {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly figures: Figures;
-  readonly checks: readonly Check[];
-}
 
-/** Runs a bench script to completion (bounded: SIGTERM after `limitMs`); returns its exit code, output and RESULT. */
-function runBench(script: string, args: readonly string[], limitMs: number): Promise<{ code: number | null; out: string; result: BenchResult | null }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [path.join(REPO, 'bench', script), '--main', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGTERM'), limitMs);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      resolve({ code, out, result: line === undefined ? null : (JSON.parse(line.slice(7)) as BenchResult) });
-    });
-  });
-}
 
 function hasSiege(): boolean {
   try {
@@ -62,11 +36,8 @@ const SKIP = hasSiege() ? false : 'siege is not installed (apt-get install siege
 
 async function phase(t: TestContext, name: 'plain' | 'mix'): Promise<void> {
   const args = ['--phases', name, '--time', '10S', '--rss-slack-mib', '5', '--node-flags', '--max-semi-space-size=1'];
-  const r = await runBench('availability.mjs', args, 110_000);
-  for (const l of r.out.split('\n')) if (l !== '' && !l.startsWith('RESULT ')) t.diagnostic(l);
-  assert.ok(r.result !== null, `no RESULT line:\n${r.out}`);
-  assert.deepEqual(r.result.checks.filter((c) => !c.ok).map((c) => c.what), []);
-  const runs = r.result.figures.phases[name]!.runs;
+  const r = await runBench<Figures>('availability.mjs', args, 110_000);
+  const runs = passedFigures(t, r).phases[name]!.runs;
   assert.equal(runs.length, 2);
   for (const run of runs) {
     assert.ok(run.transactions > 0, `no transactions in ${JSON.stringify(run)}`);

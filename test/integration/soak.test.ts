@@ -8,14 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import * as path from 'node:path';
-import { MAIN, REPO } from '../helpers/server.js';
+import { passedFigures, runBench } from '../helpers/bench-script.js';
 
-interface Check {
-  readonly ok: boolean;
-  readonly what: string;
-}
 interface Snapshot {
   readonly rssKiB: number;
   readonly fds: number;
@@ -28,35 +22,11 @@ interface Figures {
   readonly after: Snapshot;
   readonly curve: ReadonlyArray<{ readonly requests: number; readonly rssKiB: number }>;
 }
-interface BenchResult {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly figures: Figures;
-  readonly checks: readonly Check[];
-}
 
-/** Runs a bench script to completion (bounded: SIGTERM after `limitMs`); returns its exit code, output and RESULT. */
-function runBench(script: string, args: readonly string[], limitMs: number): Promise<{ code: number | null; out: string; result: BenchResult | null }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [path.join(REPO, 'bench', script), '--main', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGTERM'), limitMs);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      resolve({ code, out, result: line === undefined ? null : (JSON.parse(line.slice(7)) as BenchResult) });
-    });
-  });
-}
 
 test('100,000 keep-alive requests over the mix: RSS plateaus, no descriptor or child left, only intended statuses', { timeout: 150_000 }, async (t) => {
-  const r = await runBench('soak.mjs', ['--requests', '100000', '--node-flags', '--max-semi-space-size=1'], 140_000);
-  for (const l of r.out.split('\n')) if (l !== '' && !l.startsWith('RESULT ')) t.diagnostic(l);
-  assert.ok(r.result !== null, `no RESULT line:\n${r.out}`);
-  assert.deepEqual(r.result.checks.filter((c) => !c.ok).map((c) => c.what), []);
-  const f = r.result.figures;
+  const r = await runBench<Figures>('soak.mjs', ['--requests', '100000', '--node-flags', '--max-semi-space-size=1'], 140_000);
+  const f = passedFigures(t, r);
   assert.equal(f.requests, 100_000);
   // Request i goes to CGI when i % 100 == 99, else to static / 404 / listing by i % 3.
   assert.deepEqual(f.counts['cgi'], { '200': 1000 });
