@@ -45,11 +45,23 @@ export interface ServerOptions {
   readonly args?: readonly string[];
   /** Keep the temp dir after stop() (it is removed by default). */
   readonly keepDir?: boolean;
+  /** Run the server as this uid (and gid), from a copy of the build in the world-readable temp dir (the checkout
+   *  may sit in a private directory). The caller checks that the user can run it (see canRunAs). */
+  readonly user?: number;
 }
 
 /** Writes the files and config into a fresh temp dir, starts the server, waits for its listening lines. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localhost-test-'));
+  let main = MAIN;
+  if (opts.user !== undefined) {
+    fs.chmodSync(dir, 0o755);
+    // The build is self-contained (no runtime dependencies): a copy runs anywhere.
+    const serverDir = path.join(dir, 'server');
+    fs.cpSync(path.dirname(MAIN), serverDir, { recursive: true });
+    fs.writeFileSync(path.join(serverDir, 'package.json'), '{"type":"module"}\n');
+    main = path.join(serverDir, 'main.js');
+  }
   const ports = [await freePort(), await freePort(), await freePort()];
   for (const [rel, content] of Object.entries(opts.files ?? {})) {
     const p = path.join(dir, rel);
@@ -63,7 +75,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     .replaceAll('{DIR}', dir);
   const configPath = path.join(dir, 'test.conf');
   fs.writeFileSync(configPath, text);
-  const proc = spawn(process.execPath, [MAIN, ...(opts.args ?? []), configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ids = opts.user !== undefined ? { uid: opts.user, gid: opts.user } : {};
+  const proc = spawn(process.execPath, [main, ...(opts.args ?? []), configPath], { stdio: ['ignore', 'pipe', 'pipe'], ...ids });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, MAIN, startServer, type RunningServer } from '../helpers/server.js';
+import { startServer, type RunningServer } from '../helpers/server.js';
 import { get, rawRequest, type RawResponse } from '../helpers/http.js';
 
 const WAIT_MS = 20_000;
@@ -226,64 +226,16 @@ describe('files that change while being served', () => {
 
 const NOBODY = 65534;
 
-/** Starts the server as `nobody` in a temp dir it can read (like startServer, plus uid/gid); null when impossible. */
+/** Starts the server as `nobody` (startServer's `user` option), or says why that is impossible here. */
 async function startAsNobody(config: string, files: Record<string, string>): Promise<RunningServer | string> {
   if (process.getuid?.() !== 0) return 'not running as root: cannot start a server as another user';
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localhost-faults-'));
-  fs.chmodSync(dir, 0o755);
-  for (const [rel, content] of Object.entries(files)) {
-    const p = path.join(dir, rel);
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    fs.writeFileSync(p, content);
-  }
-  const port = await freePort();
-  const configPath = path.join(dir, 'test.conf');
-  fs.writeFileSync(configPath, config.replaceAll('{PORT}', String(port)).replaceAll('{DIR}', dir));
-  // nobody must be able to read the server itself: the checkout may sit in a private directory (a CI clone under
-  // a 0700 temp dir), so run a copy of the build (self-contained: no runtime dependencies) from the readable dir.
-  const serverDir = path.join(dir, 'server');
-  fs.cpSync(path.dirname(MAIN), serverDir, { recursive: true });
-  fs.writeFileSync(path.join(serverDir, 'package.json'), '{"type":"module"}\n');
-  const main = path.join(serverDir, 'main.js');
   try {
-    const probe = spawnSync(process.execPath, ['-e', `require('fs').readFileSync(${JSON.stringify(main)})`], { uid: NOBODY, gid: NOBODY });
-    if (probe.status !== 0) return `nobody cannot read ${main}: ${probe.stderr.toString().trim().split('\n').pop()}`;
+    const probe = spawnSync(process.execPath, ['-e', '0'], { uid: NOBODY, gid: NOBODY });
+    if (probe.status !== 0) return `cannot run node as nobody: ${probe.stderr.toString().trim().split('\n').pop()}`;
   } catch (err) {
     return `cannot run a process as nobody: ${String(err)}`;
   }
-  const proc = spawn(process.execPath, [main, configPath], { stdio: ['ignore', 'pipe', 'pipe'], uid: NOBODY, gid: NOBODY });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 10_000);
-    proc.stdout!.on('data', () => {
-      if (/^listening on /m.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
-    });
-  });
-  return {
-    port,
-    ports: [port],
-    dir,
-    proc,
-    output: () => out,
-    stop: () =>
-      new Promise<number | null>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
-        proc.once('exit', (code) => resolve(code));
-        proc.kill('SIGTERM');
-      }).then((code) => {
-        fs.rmSync(dir, { recursive: true, force: true });
-        return code;
-      }),
-  };
+  return startServer({ config, files, user: NOBODY });
 }
 
 describe('permission faults (server running as nobody)', () => {
