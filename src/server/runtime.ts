@@ -4,6 +4,7 @@
 import type { Config, ServerConfig } from '../config/types.js';
 import { VirtualHosts } from '../router/vhost.js';
 import type { SessionStores } from '../session/stores.js';
+import { currentCounters } from './counters.js';
 import type { Logs } from './logs.js';
 
 /** Counters reported by `status on` locations (the fields of NGINX's stub_status). */
@@ -21,6 +22,8 @@ export interface Counters {
 /** One loaded configuration and what is derived from it; a reload makes a new one. */
 export class Runtime {
   readonly vhosts: VirtualHosts;
+  /** The process-wide counters (they outlive a reload). */
+  readonly counters: Counters = currentCounters();
   /** Set on SIGTERM/SIGINT: responses close their connections, idle ones are closed. */
   shuttingDown = false;
 
@@ -28,7 +31,6 @@ export class Runtime {
     readonly config: Config,
     readonly logs: Logs,
     readonly sessions: SessionStores,
-    readonly counters: Counters,
   ) {
     this.vhosts = new VirtualHosts(config.servers);
   }

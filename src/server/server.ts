@@ -45,7 +45,7 @@ export class HttpServer {
   private onDrained: (() => void) | null = null;
 
   constructor(config: Config) {
-    this.runtime = new Runtime(config, new Logs(config.servers), this.sessions, currentCounters());
+    this.runtime = new Runtime(config, new Logs(config.servers), this.sessions);
   }
 
   get config(): Config {
@@ -139,7 +139,7 @@ export class HttpServer {
    */
   async reload(config: Config): Promise<string[]> {
     const old = this.runtime;
-    const next = new Runtime(config, new Logs(config.servers), this.sessions, currentCounters());
+    const next = new Runtime(config, new Logs(config.servers), this.sessions);
     const wanted = new Map(bindSpecs(config).map((s) => [keyOf(s), s] as const));
     const added: Listener[] = [];
     this.runtime = next;
