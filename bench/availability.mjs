@@ -62,13 +62,15 @@ runMain(async () => {
     const runs = [];
     if (opts.warmup !== '0') {
       process.stdout.write(`availability: ${phase.name} warm-up (not counted): siege -b -c ${conc} -t ${opts.warmup}\n`);
-      const w = await runSiege({ dir, args: ['-b', '-c', String(conc), '-t', opts.warmup, ...phase.target], connection: opts.connection });
+      const w = await runSiege({ dir, args: ['-b', '-c', String(conc), '-t', opts.warmup, ...phase.target], connection: opts.connection, port });
+      for (const h of w.hangs) process.stdout.write(`  siege hung and was run again: ${h}\n`);
       await waitFor(() => snapshot(server.pid).fds <= start.fds + 2, 5000);
       process.stdout.write(`  ${w.transactions} transactions, availability ${w.availability.toFixed(2)} %; server RSS ${mib(snapshot(server.pid).rssKiB)} MiB\n`);
     }
     for (let run = 1; run <= 2; run++) {
       process.stdout.write(`availability: ${phase.name} run ${run}: siege -b -c ${conc} -t ${opts.time} (${opts.connection}) on ${phase.desc}\n`);
-      const r = await runSiege({ dir, args: ['-b', '-c', String(conc), '-t', opts.time, ...phase.target], connection: opts.connection });
+      const r = await runSiege({ dir, args: ['-b', '-c', String(conc), '-t', opts.time, ...phase.target], connection: opts.connection, port });
+      for (const h of r.hangs) process.stdout.write(`  siege hung and was run again: ${h}\n`);
       // siege has closed its connections: wait (bounded) for the server to close its side before reading RSS.
       await waitFor(() => snapshot(server.pid).fds <= start.fds + 2, 5000);
       const after = snapshot(server.pid);
@@ -83,6 +85,7 @@ runMain(async () => {
         fds: after.fds,
         children: after.children,
         alerts: r.alerts.slice(0, 5),
+        siegeHangs: r.hangs,
       };
       runs.push(fig);
       process.stdout.write(
