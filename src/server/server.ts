@@ -75,7 +75,7 @@ export class HttpServer {
 
   private bind(spec: BindSpec): Promise<Listener> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true });
+      const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: false });
       const onError = (err: NodeJS.ErrnoException): void => {
         reject(new BindError(addressLabel(spec.host, spec.port), err.code ?? err.message));
       };
