@@ -2,7 +2,11 @@
 // Side-by-side benchmark: our server, nginx and lighttpd on the same generated files, each server pinned to CPU 0
 // and wrk to CPU 1, scenarios run on the three servers in turn, repeated and interleaved. Prints a markdown table.
 //
-// Usage: node bench/bench.mjs [--duration S] [--repeat N] [--only NAME,...] [--out FILE]
+// A fourth server, "bare Node" (bench/node-floor.mjs: a fixed 1 KiB answer, or spawn for the CGI), runs the
+// keep-alive, `Connection: close` and CGI scenarios: the floor of any server on node:net and child_process.
+//
+// Usage: node bench/bench.mjs [--duration S] [--repeat N] [--only NAME,...] [--out FILE] [--node-flags 'FLAGS']
+//   --node-flags: Node's flags for our server (default: those of `npm start` in package.json).
 // Needs nginx, lighttpd, wrk, taskset, python3 on PATH (bench/run.sh installs them).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,6 +25,13 @@ const DURATION = Number(opt('duration', '5'));
 const REPEAT = Number(opt('repeat', '3'));
 const ONLY = opt('only', '') === '' ? null : new Set(opt('only', '').split(','));
 const OUT = opt('out', '');
+/** Node flags of `npm start` (`node FLAGS dist/main.js config.conf`): the benchmark runs the same command line. */
+const START_FLAGS = (() => {
+  const start = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts.start;
+  const m = /^node\s+(.*?)\s*dist\/main\.js/.exec(start);
+  return m === null ? [] : m[1].split(/\s+/).filter((f) => f !== '');
+})();
+const NODE_FLAGS = opt('node-flags', null) === null ? START_FLAGS : opt('node-flags', '').split(/\s+/).filter((f) => f !== '');
 const NCPU = os.availableParallelism();
 const SERVER_CPU = '0';
 const CLIENT_CPU = NCPU > 1 ? '1' : '0';
@@ -74,7 +85,7 @@ const LIGHTTPD = which('lighttpd') || '/usr/sbin/lighttpd';
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : which('python3');
 
 async function setupServers() {
-  const ports = { ours: await freePort(), nginx: await freePort(), lighttpd: await freePort() };
+  const ports = { ours: await freePort(), nginx: await freePort(), lighttpd: await freePort(), node: await freePort() };
   const oursConf = path.join(work, 'ours.conf');
   fs.writeFileSync(
     oursConf,
@@ -156,8 +167,9 @@ $HTTP["url"] =~ "^/cgi-bin/" { cgi.assign = ( ".py" => "${PYTHON}" ) }
   return {
     ports,
     commands: {
-      // The same command line as `npm start`.
-      ours: [process.execPath, ['--optimize-for-size', path.join(REPO, 'dist/main.js'), oursConf]],
+      // The same command line as `npm start` (unless --node-flags says otherwise).
+      ours: [process.execPath, [...NODE_FLAGS, path.join(REPO, 'dist/main.js'), oursConf]],
+      node: [process.execPath, [...NODE_FLAGS, path.join(REPO, 'bench/node-floor.mjs'), String(ports.node), PYTHON, path.join(cgiDir, 'hello.py')]],
       nginx: [NGINX, ['-c', nginxConf, '-e', `${work}/nginx-error.log`]],
       lighttpd: [LIGHTTPD, ['-D', '-f', lighttpdConf]],
     },
@@ -268,13 +280,13 @@ async function openIdle(port, n) {
 }
 
 const scenarios = [
-  { name: '1 KiB keep-alive', key: 'small', path: '/index.html', servers: ['ours', 'nginx', 'lighttpd'] },
-  { name: '1 KiB Connection: close', key: 'close', path: '/index.html', headers: ['Connection: close'], servers: ['ours', 'nginx', 'lighttpd'] },
+  { name: '1 KiB keep-alive', key: 'small', path: '/index.html', servers: ['ours', 'nginx', 'lighttpd', 'node'] },
+  { name: '1 KiB Connection: close', key: 'close', path: '/index.html', headers: ['Connection: close'], servers: ['ours', 'nginx', 'lighttpd', 'node'] },
   { name: '404 page', key: '404', path: '/no-such-file', servers: ['ours', 'nginx', 'lighttpd'] },
   { name: 'directory listing (100 files)', key: 'listing', path: '/dir/', servers: ['ours', 'nginx', 'lighttpd'] },
   { name: '1 MiB file', key: '1m', path: '/1m.bin', conns: 10, servers: ['ours', 'nginx', 'lighttpd'] },
   { name: '10 MiB file', key: '10m', path: '/10m.bin', conns: 10, servers: ['ours', 'nginx', 'lighttpd'] },
-  { name: 'Python CGI hello', key: 'cgi', path: '/cgi-bin/hello.py', conns: 10, servers: ['ours', 'lighttpd'] },
+  { name: 'Python CGI hello', key: 'cgi', path: '/cgi-bin/hello.py', conns: 10, servers: ['ours', 'lighttpd', 'node'] },
 ];
 
 async function main() {
@@ -282,11 +294,12 @@ async function main() {
   const results = new Map(); // key → server → {rps[], p99[], peak}
   const selected = scenarios.filter((s) => ONLY === null || ONLY.has(s.key));
   for (const sc of selected) results.set(sc.key, new Map());
-  const names = ['ours', 'nginx', 'lighttpd'];
+  const names = ['ours', 'nginx', 'lighttpd', 'node'];
   for (let rep = 0; rep < REPEAT; rep++) {
     // Interleave: each repetition runs every server on every scenario, in a rotated server order.
-    const order = names.slice(rep % 3).concat(names.slice(0, rep % 3));
+    const order = names.slice(rep % names.length).concat(names.slice(0, rep % names.length));
     for (const name of order) {
+      if (!selected.some((sc) => sc.servers.includes(name))) continue;
       const srv = await start(name, setup);
       try {
         for (const sc of selected) {
@@ -332,7 +345,7 @@ async function main() {
   // 10,000 idle keep-alive connections: RSS of each server with them open.
   const idle = new Map();
   if (ONLY === null || ONLY.has('idle')) {
-    for (const name of names) {
+    for (const name of ['ours', 'nginx', 'lighttpd']) {
       const srv = await start(name, setup);
       try {
         const before = rssKiB(srv.workPid);
@@ -350,10 +363,13 @@ async function main() {
 
   const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
   const lines = [];
-  lines.push(`Benchmark: ${REPEAT} interleaved runs of ${DURATION} s each (median), server on CPU ${SERVER_CPU}, wrk -t1 on CPU ${CLIENT_CPU}; ${os.cpus()[0]?.model ?? ''}, Node ${process.version}.`);
+  lines.push(
+    `Benchmark: ${REPEAT} interleaved runs of ${DURATION} s each (median), server on CPU ${SERVER_CPU}, wrk -t1 on CPU ${CLIENT_CPU}; ${os.cpus()[0]?.model ?? ''}, Node ${process.version}` +
+      `${NODE_FLAGS.length > 0 ? ' ' + NODE_FLAGS.join(' ') : ''}. "bare Node": bench/node-floor.mjs.`,
+  );
   lines.push('');
-  lines.push('| scenario | ours req/s | nginx req/s | lighttpd req/s | ours/nginx | ours/lighttpd | p99 ours | p99 nginx | p99 lighttpd | peak RSS ours / nginx / lighttpd |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  lines.push('| scenario | ours req/s | nginx req/s | lighttpd req/s | bare Node req/s | ours/nginx | ours/lighttpd | ours/bare Node | p99 ours | p99 nginx | p99 lighttpd | peak RSS ours / nginx / lighttpd |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const sc of selected) {
     const m = results.get(sc.key);
     const get = (n) => m.get(n);
@@ -361,13 +377,13 @@ async function main() {
     const p = (n) => (get(n) ? median(get(n).p99) : NaN);
     const peak = (n) => (get(n) ? `${fmt(get(n).peak / 1024, 1)} MiB` : '–');
     lines.push(
-      `| ${sc.name} | ${fmt(r('ours'))} | ${fmt(r('nginx'))} | ${fmt(r('lighttpd'))} | ${fmt(r('ours') / r('nginx'), 2)} | ${fmt(r('ours') / r('lighttpd'), 2)} | ${fmt(p('ours'), 2)} ms | ${fmt(p('nginx'), 2)} ms | ${fmt(p('lighttpd'), 2)} ms | ${peak('ours')} / ${peak('nginx')} / ${peak('lighttpd')} |`,
+      `| ${sc.name} | ${fmt(r('ours'))} | ${fmt(r('nginx'))} | ${fmt(r('lighttpd'))} | ${fmt(r('node'))} | ${fmt(r('ours') / r('nginx'), 2)} | ${fmt(r('ours') / r('lighttpd'), 2)} | ${fmt(r('ours') / r('node'), 2)} | ${fmt(p('ours'), 2)} ms | ${fmt(p('nginx'), 2)} ms | ${fmt(p('lighttpd'), 2)} ms | ${peak('ours')} / ${peak('nginx')} / ${peak('lighttpd')} |`,
     );
   }
-  if (Number.isFinite(uploadMBs)) lines.push(`| 10 MiB upload (curl, ours alone) | ${fmt(uploadMBs, 1)} MiB/s | | | | | | | | |`);
+  if (Number.isFinite(uploadMBs)) lines.push(`| 10 MiB upload (curl, ours alone) | ${fmt(uploadMBs, 1)} MiB/s | | | | | | | | | | |`);
   if (idle.size > 0) {
     const i = (n) => (idle.get(n) ? `${fmt(idle.get(n).rss / 1024, 1)} MiB` : '–');
-    lines.push(`| 10,000 idle keep-alive connections: RSS | ${i('ours')} | ${i('nginx')} | ${i('lighttpd')} | | | | | | |`);
+    lines.push(`| 10,000 idle keep-alive connections: RSS | ${i('ours')} | ${i('nginx')} | ${i('lighttpd')} | | | | | | | | |`);
   }
   const table = lines.join('\n') + '\n';
   process.stdout.write(table);
