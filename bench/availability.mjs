@@ -20,7 +20,22 @@
 //          [--node-flags FLAG,...] [--main PATH] [--keep]
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MIX, Verdict, findMain, freePort, makeSite, mib, nodeFlagsOf, parseArgs, runMain, runSiege, snapshot, startServer, tempDir, waitFor } from './lib.mjs';
+import {
+  MIX,
+  Verdict,
+  findMain,
+  freePort,
+  makeSite,
+  mib,
+  nodeFlagsOf,
+  parseArgs,
+  runMain,
+  runSiege,
+  snapshot,
+  startServer,
+  tempDir,
+  waitFor,
+} from './lib.mjs';
 
 const opts = parseArgs(process.argv.slice(2), {
   time: '60S',
@@ -44,15 +59,33 @@ runMain(async () => {
   const slackKiB = Number(opts['rss-slack-mib']) * 1024;
   const dir = tempDir('availability');
   const port = await freePort();
-  const server = await startServer({ main, dir, config: makeSite(dir, port, 'keepalive_timeout 30s'), nodeFlags: nodeFlagsOf(opts['node-flags']) });
+  const server = await startServer({
+    main,
+    dir,
+    config: makeSite(dir, port, 'keepalive_timeout 30s'),
+    nodeFlags: nodeFlagsOf(opts['node-flags']),
+  });
   const base = `http://127.0.0.1:${port}`;
   const urls = path.join(dir, 'urls.txt');
   const mixOrder = [MIX.static, MIX.missing, MIX.listing, MIX.cgi];
   fs.writeFileSync(urls, mixOrder.map((m) => base + m.path).join('\n') + '\n');
   const v = new Verdict('availability');
   const start = snapshot(server.pid);
-  process.stdout.write(`availability: server ${main} pid ${server.pid} on ${base}${opts['node-flags'] ? ' (node flags ' + opts['node-flags'] + ')' : ''}; start RSS ${mib(start.rssKiB)} MiB, ${start.fds} fds\n`);
-  const figures = { time: opts.time, warmup: opts.warmup, nodeFlags: opts['node-flags'], concurrency: conc, connection: opts.connection, startRssKiB: start.rssKiB, phases: {} };
+  process.stdout.write(
+    `availability: server ${main} pid ${server.pid} on ${base}${opts['node-flags'] ? ' (node flags ' + opts['node-flags'] + ')' : ''}; start RSS ${mib(start.rssKiB)} MiB, ${start.fds} fds\n`,
+  );
+  /** @type {Record<string, { runs: unknown[], rssGrowthPct: number }>} */
+  const phases = {};
+  /** @type {Record<string, unknown>} */
+  const figures = {
+    time: opts.time,
+    warmup: opts.warmup,
+    nodeFlags: opts['node-flags'],
+    concurrency: conc,
+    connection: opts.connection,
+    startRssKiB: start.rssKiB,
+    phases,
+  };
 
   const wanted = new Set(opts.phases.split(','));
   for (const phase of [
@@ -61,15 +94,31 @@ runMain(async () => {
   ].filter((p) => wanted.has(p.name))) {
     const runs = [];
     if (opts.warmup !== '0') {
-      process.stdout.write(`availability: ${phase.name} warm-up (not counted): siege -b -c ${conc} -t ${opts.warmup}\n`);
-      const w = await runSiege({ dir, args: ['-b', '-c', String(conc), '-t', opts.warmup, ...phase.target], connection: opts.connection, port });
+      process.stdout.write(
+        `availability: ${phase.name} warm-up (not counted): siege -b -c ${conc} -t ${opts.warmup}\n`,
+      );
+      const w = await runSiege({
+        dir,
+        args: ['-b', '-c', String(conc), '-t', opts.warmup, ...phase.target],
+        connection: opts.connection,
+        port,
+      });
       for (const h of w.hangs) process.stdout.write(`  siege hung and was run again: ${h}\n`);
       await waitFor(() => snapshot(server.pid).fds <= start.fds + 2, 5000);
-      process.stdout.write(`  ${w.transactions} transactions, availability ${w.availability.toFixed(2)} %; server RSS ${mib(snapshot(server.pid).rssKiB)} MiB\n`);
+      process.stdout.write(
+        `  ${w.transactions} transactions, availability ${w.availability.toFixed(2)} %; server RSS ${mib(snapshot(server.pid).rssKiB)} MiB\n`,
+      );
     }
     for (let run = 1; run <= 2; run++) {
-      process.stdout.write(`availability: ${phase.name} run ${run}: siege -b -c ${conc} -t ${opts.time} (${opts.connection}) on ${phase.desc}\n`);
-      const r = await runSiege({ dir, args: ['-b', '-c', String(conc), '-t', opts.time, ...phase.target], connection: opts.connection, port });
+      process.stdout.write(
+        `availability: ${phase.name} run ${run}: siege -b -c ${conc} -t ${opts.time} (${opts.connection}) on ${phase.desc}\n`,
+      );
+      const r = await runSiege({
+        dir,
+        args: ['-b', '-c', String(conc), '-t', opts.time, ...phase.target],
+        connection: opts.connection,
+        port,
+      });
       for (const h of r.hangs) process.stdout.write(`  siege hung and was run again: ${h}\n`);
       // siege has closed its connections: wait (bounded) for the server to close its side before reading RSS.
       await waitFor(() => snapshot(server.pid).fds <= start.fds + 2, 5000);
@@ -94,21 +143,28 @@ runMain(async () => {
           `server RSS ${mib(after.rssKiB)} MiB, ${after.fds} fds, ${after.children} children\n`,
       );
       for (const a of r.alerts.slice(0, 5)) process.stdout.write(`  siege: ${a}\n`);
-      v.check(r.transactions > 0 && r.availability >= min, `${phase.name} run ${run}: availability ${r.availability.toFixed(2)} % >= ${min} % (failed transactions: ${r.failed_transactions})`);
+      v.check(
+        r.transactions > 0 && r.availability >= min,
+        `${phase.name} run ${run}: availability ${r.availability.toFixed(2)} % >= ${min} % (failed transactions: ${r.failed_transactions})`,
+      );
       if (phase.name === 'mix') {
         const floor = Math.floor((r.transactions * 3) / 4) - conc;
-        v.check(r.successful_transactions >= floor, `mix run ${run}: ${r.successful_transactions} successful of ${r.transactions} >= ${floor} (3/4 minus one per user: only the 404 is not a success)`);
+        v.check(
+          r.successful_transactions >= floor,
+          `mix run ${run}: ${r.successful_transactions} successful of ${r.transactions} >= ${floor} (3/4 minus one per user: only the 404 is not a success)`,
+        );
       }
       v.check(server.alive(), `${phase.name} run ${run}: the server is still running`);
     }
     const [a, b] = runs;
+    if (a === undefined || b === undefined) throw new Error(`${phase.name}: two runs expected, got ${runs.length}`);
     const limit = Math.max(a.rssKiB * (1 + rssPct / 100), a.rssKiB + slackKiB);
     const growth = ((b.rssKiB - a.rssKiB) / a.rssKiB) * 100;
     v.check(
       b.rssKiB <= limit,
       `${phase.name}: RSS after run 2 ${mib(b.rssKiB)} MiB vs after run 1 ${mib(a.rssKiB)} MiB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)} %), limit ${mib(limit)} MiB (+${rssPct} %${slackKiB > 0 ? ` or +${opts['rss-slack-mib']} MiB` : ''})`,
     );
-    figures.phases[phase.name] = { runs, rssGrowthPct: Number(growth.toFixed(2)) };
+    phases[phase.name] = { runs, rssGrowthPct: Number(growth.toFixed(2)) };
   }
 
   const end = await waitFor(() => {
@@ -120,7 +176,10 @@ runMain(async () => {
   const { stderr } = server.output();
   v.check(!/uncaught exception|fatal/i.test(stderr), 'no uncaught exception in the server log');
   const stopped = await server.stop();
-  v.check(stopped.code === 0, `the server exits 0 on SIGTERM (exit ${stopped.code}${stopped.signal ? ', ' + stopped.signal : ''})`);
+  v.check(
+    stopped.code === 0,
+    `the server exits 0 on SIGTERM (exit ${stopped.code}${stopped.signal ? ', ' + stopped.signal : ''})`,
+  );
   figures.endFds = last.fds;
   if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
   else process.stdout.write(`availability: kept ${dir}\n`);

@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// Side-by-side benchmark: our server, nginx and lighttpd on the same generated files, each server pinned to CPU 0
-// and wrk to CPU 1, scenarios run on the three servers in turn, repeated and interleaved. Prints a markdown table.
+// Side-by-side benchmark: our server on each transport (native epoll, and node:net), nginx and lighttpd on the same
+// generated files, each server pinned to CPU 0 and wrk to CPU 1, scenarios run on every server in turn, repeated
+// and interleaved. Prints markdown tables: requests/s, server CPU per request, p99 latency, and the ratios.
 //
-// A fourth server, "bare Node" (bench/node-floor.mjs: a fixed 1 KiB answer, or spawn for the CGI), runs the
+// Server CPU per request is the utime+stime that /proc/PID/stat gains during the measured run, divided by the
+// requests wrk completed: nginx's worker, lighttpd's process, our process (CGI children are not counted for anyone:
+// the script's own CPU is the same everywhere). On this 2-core machine wrk often saturates before the server, so
+// requests/s alone understates the difference; CPU per request does not.
+//
+// A fifth server, "bare Node" (bench/node-floor.mjs: a fixed 1 KiB answer, or spawn for the CGI), runs the
 // keep-alive, `Connection: close` and CGI scenarios: the floor of any server on node:net and child_process.
 //
 // Usage: node bench/bench.mjs [--duration S] [--repeat N] [--only NAME,...] [--out FILE] [--node-flags 'FLAGS']
@@ -17,9 +23,19 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
+/**
+ * The value after `--name`, else `dflt`.
+ * @template {string | null} D
+ * @param {string} name
+ * @param {D} dflt
+ * @returns {string | D}
+ */
 const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
+  if (i < 0) return dflt;
+  const value = args[i + 1];
+  if (value === undefined) throw new Error(`--${name} needs a value`);
+  return value;
 };
 const DURATION = Number(opt('duration', '5'));
 const REPEAT = Number(opt('repeat', '3'));
@@ -29,9 +45,14 @@ const OUT = opt('out', '');
 const START_FLAGS = (() => {
   const start = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts.start;
   const m = /^node\s+(.*?)\s*dist\/main\.js/.exec(start);
-  return m === null ? [] : m[1].split(/\s+/).filter((f) => f !== '');
+  return m === null ? [] : (m[1] ?? '').split(/\s+/).filter((f) => f !== '');
 })();
-const NODE_FLAGS = opt('node-flags', null) === null ? START_FLAGS : opt('node-flags', '').split(/\s+/).filter((f) => f !== '');
+const NODE_FLAGS =
+  opt('node-flags', null) === null
+    ? START_FLAGS
+    : opt('node-flags', '')
+        .split(/\s+/)
+        .filter((f) => f !== '');
 const NCPU = os.availableParallelism();
 const SERVER_CPU = '0';
 const CLIENT_CPU = NCPU > 1 ? '1' : '0';
@@ -48,19 +69,46 @@ fs.mkdirSync(upDir);
 fs.writeFileSync(path.join(www, 'index.html'), 'x'.repeat(1024));
 fs.writeFileSync(path.join(www, '1m.bin'), Buffer.alloc(1024 * 1024, 97));
 fs.writeFileSync(path.join(www, '10m.bin'), Buffer.alloc(10 * 1024 * 1024, 98));
-for (let i = 0; i < 100; i++) fs.writeFileSync(path.join(www, 'dir', `file-${String(i).padStart(3, '0')}.txt`), `file ${i}\n`);
-fs.writeFileSync(path.join(cgiDir, 'hello.py'), '#!/usr/bin/python3\nimport sys\nsys.stdout.write("Content-Type: text/plain\\r\\n\\r\\nHello, world\\n")\n', { mode: 0o755 });
+for (let i = 0; i < 100; i++)
+  fs.writeFileSync(path.join(www, 'dir', `file-${String(i).padStart(3, '0')}.txt`), `file ${i}\n`);
+fs.writeFileSync(
+  path.join(cgiDir, 'hello.py'),
+  '#!/usr/bin/python3\nimport sys\nsys.stdout.write("Content-Type: text/plain\\r\\n\\r\\nHello, world\\n")\n',
+  { mode: 0o755 },
+);
 
+/**
+ * @typedef {'ours' | 'oursNode' | 'nginx' | 'lighttpd' | 'node'} ServerName A server the benchmark runs.
+ * @typedef {[string, string[], Record<string, string>?]} Command A server's program, arguments and environment.
+ * @typedef {{ ports: Record<ServerName, number>, commands: Record<ServerName, Command> }} Setup
+ * @typedef {{ proc: import('node:child_process').ChildProcess, workPid: number | undefined }} Started
+ * @typedef {{ name: string, key: string, path: string, headers?: string[], conns?: number, servers: ServerName[] }}
+ *   Scenario
+ * @typedef {{ rps: number[], p99: number[], cpu: number[], peak: number, errors: number }} Figures
+ * @typedef {'rps' | 'p99' | 'cpu'} Field
+ */
+
+/** @returns {Promise<number>} */
 function freePort() {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
+      const addr = s.address();
+      if (addr === null || typeof addr === 'string') {
+        reject(new Error(`listening socket has no TCP address: ${String(addr)}`));
+        return;
+      }
+      const p = addr.port;
       s.close(() => resolve(p));
     });
   });
 }
 
+/**
+ * @param {number} port
+ * @param {number} [ms]
+ * @returns {Promise<void>}
+ */
 function waitPort(port, ms = 10000) {
   const until = Date.now() + ms;
   return new Promise((resolve, reject) => {
@@ -79,13 +127,23 @@ function waitPort(port, ms = 10000) {
   });
 }
 
+/** @type {(cmd: string) => string} */
 const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
 const NGINX = which('nginx') || '/usr/sbin/nginx';
 const LIGHTTPD = which('lighttpd') || '/usr/sbin/lighttpd';
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : which('python3');
 
+/** @returns {Promise<Setup>} */
 async function setupServers() {
-  const ports = { ours: await freePort(), nginx: await freePort(), lighttpd: await freePort(), node: await freePort() };
+  const ours = await freePort();
+  /** @type {Record<ServerName, number>} */
+  const ports = {
+    ours,
+    nginx: await freePort(),
+    lighttpd: await freePort(),
+    node: await freePort(),
+    oursNode: ours,
+  };
   const oursConf = path.join(work, 'ours.conf');
   fs.writeFileSync(
     oursConf,
@@ -168,18 +226,44 @@ $HTTP["url"] =~ "^/cgi-bin/" { cgi.assign = ( ".py" => "${PYTHON}" ) }
     ports,
     commands: {
       // The same command line as `npm start` (unless --node-flags says otherwise).
-      ours: [process.execPath, [...NODE_FLAGS, path.join(REPO, 'dist/main.js'), oursConf]],
-      node: [process.execPath, [...NODE_FLAGS, path.join(REPO, 'bench/node-floor.mjs'), String(ports.node), PYTHON, path.join(cgiDir, 'hello.py')]],
+      ours: [
+        process.execPath,
+        [...NODE_FLAGS, path.join(REPO, 'dist/main.js'), oursConf],
+        { LOCALHOST_TRANSPORT: 'native' },
+      ],
+      oursNode: [
+        process.execPath,
+        [...NODE_FLAGS, path.join(REPO, 'dist/main.js'), oursConf],
+        { LOCALHOST_TRANSPORT: 'node' },
+      ],
+      node: [
+        process.execPath,
+        [
+          ...NODE_FLAGS,
+          path.join(REPO, 'bench/node-floor.mjs'),
+          String(ports.node),
+          PYTHON,
+          path.join(cgiDir, 'hello.py'),
+        ],
+      ],
       nginx: [NGINX, ['-c', nginxConf, '-e', `${work}/nginx-error.log`]],
       lighttpd: [LIGHTTPD, ['-D', '-f', lighttpdConf]],
     },
   };
 }
 
-/** Starts a server pinned to SERVER_CPU; returns its process and the pid that does the work (nginx's worker). */
+/**
+ * Starts a server pinned to SERVER_CPU; returns its process and the pid that does the work (nginx's worker).
+ * @param {ServerName} name
+ * @param {Setup} setup
+ * @returns {Promise<Started>}
+ */
 async function start(name, setup) {
-  const [cmd, argv] = setup.commands[name];
-  const proc = spawn('taskset', ['-c', SERVER_CPU, cmd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const [cmd, argv, env = {}] = setup.commands[name];
+  const proc = spawn('taskset', ['-c', SERVER_CPU, cmd, ...argv], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let err = '';
   proc.stderr.on('data', (d) => (err += d));
   try {
@@ -192,7 +276,10 @@ async function start(name, setup) {
   if (name === 'nginx') {
     // The worker process is the child of the master.
     for (let i = 0; i < 50; i++) {
-      const kids = spawnSync('pgrep', ['-P', String(proc.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+      const kids = spawnSync('pgrep', ['-P', String(proc.pid)], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean);
       if (kids.length > 0) {
         workPid = Number(kids[0]);
         break;
@@ -203,6 +290,10 @@ async function start(name, setup) {
   return { proc, workPid };
 }
 
+/**
+ * @param {Started} server
+ * @returns {Promise<void>}
+ */
 function stop(server) {
   return new Promise((resolve) => {
     if (server.proc.exitCode !== null) return resolve();
@@ -212,6 +303,11 @@ function stop(server) {
   });
 }
 
+/**
+ * @param {number | undefined} pid
+ * @param {string} [field]
+ * @returns {number}
+ */
 function rssKiB(pid, field = 'VmRSS') {
   try {
     const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -222,15 +318,37 @@ function rssKiB(pid, field = 'VmRSS') {
   }
 }
 
+/** utime + stime of `pid` so far, in microseconds (/proc/PID/stat fields 14 and 15, in clock ticks). */
+const TICK_US = 1e6 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+/**
+ * @param {number | undefined} pid
+ * @returns {number}
+ */
+function cpuMicros(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  } catch {
+    return NaN;
+  }
+}
+
+/** @param {string} out */
 function parseWrk(out) {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const p99m = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const p99 = p99m ? Number(p99m[1]) * (p99m[2] === 'us' ? 0.001 : p99m[2] === 's' ? 1000 : 1) : NaN;
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
   const sock = /Socket errors: (.*)/.exec(out)?.[1];
-  return { rps, p99, non2xx: Number(errors ?? 0), socketErrors: sock ?? '' };
+  return { rps, requests, p99, non2xx: Number(errors ?? 0), socketErrors: sock ?? '' };
 }
 
+/**
+ * @param {string} url
+ * @param {{ conns?: number, duration?: number, headers?: string[], script?: string | null }} [options]
+ */
 function wrk(url, { conns = 50, duration = DURATION, headers = [], script = null } = {}) {
   const argv = ['-c', CLIENT_CPU, 'wrk', '-t1', `-c${conns}`, `-d${duration}s`, '--latency'];
   for (const h of headers) argv.push('-H', h);
@@ -240,32 +358,42 @@ function wrk(url, { conns = 50, duration = DURATION, headers = [], script = null
   return parseWrk(r.stdout ?? '');
 }
 
+/** @type {(xs: number[]) => number} */
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
+  return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] ?? NaN);
 };
 
-/** Opens `n` idle keep-alive connections (one request each so every server has parsed something), returns closer. */
+/**
+ * Opens `n` idle keep-alive connections (one request each so every server has parsed something), returns closer.
+ * @param {number} port
+ * @param {number} n
+ */
 async function openIdle(port, n) {
+  /** @type {net.Socket[]} */
   const socks = [];
   let answered = 0;
-  await new Promise((resolve) => {
+  /** @type {Promise<void>} */
+  const allAnswered = new Promise((resolve) => {
     let opened = 0;
     const next = () => {
       const batch = Math.min(200, n - opened);
       if (batch <= 0) return;
       for (let i = 0; i < batch; i++) {
         opened++;
-        const s = net.connect({ port, host: '127.0.0.1' }, () => s.write('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n'));
+        const s = net.connect({ port, host: '127.0.0.1' }, () =>
+          s.write('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n'),
+        );
+        let sAnswered = false;
         s.on('data', () => {
-          if (!s.answered) {
-            s.answered = true;
+          if (!sAnswered) {
+            sAnswered = true;
             if (++answered === n) resolve();
           }
         });
         s.on('error', () => {
-          if (!s.answered) {
-            s.answered = true;
+          if (!sAnswered) {
+            sAnswered = true;
             if (++answered === n) resolve();
           }
         });
@@ -276,25 +404,51 @@ async function openIdle(port, n) {
     next();
     setTimeout(resolve, 30000);
   });
+  await allAnswered;
   return () => socks.forEach((s) => s.destroy());
 }
 
+/** @type {Scenario[]} */
 const scenarios = [
-  { name: '1 KiB keep-alive', key: 'small', path: '/index.html', servers: ['ours', 'nginx', 'lighttpd', 'node'] },
-  { name: '1 KiB Connection: close', key: 'close', path: '/index.html', headers: ['Connection: close'], servers: ['ours', 'nginx', 'lighttpd', 'node'] },
-  { name: '404 page', key: '404', path: '/no-such-file', servers: ['ours', 'nginx', 'lighttpd'] },
-  { name: 'directory listing (100 files)', key: 'listing', path: '/dir/', servers: ['ours', 'nginx', 'lighttpd'] },
-  { name: '1 MiB file', key: '1m', path: '/1m.bin', conns: 10, servers: ['ours', 'nginx', 'lighttpd'] },
-  { name: '10 MiB file', key: '10m', path: '/10m.bin', conns: 10, servers: ['ours', 'nginx', 'lighttpd'] },
-  { name: 'Python CGI hello', key: 'cgi', path: '/cgi-bin/hello.py', conns: 10, servers: ['ours', 'lighttpd', 'node'] },
+  {
+    name: '1 KiB keep-alive',
+    key: 'small',
+    path: '/index.html',
+    servers: ['ours', 'oursNode', 'nginx', 'lighttpd', 'node'],
+  },
+  {
+    name: '1 KiB Connection: close',
+    key: 'close',
+    path: '/index.html',
+    headers: ['Connection: close'],
+    servers: ['ours', 'oursNode', 'nginx', 'lighttpd', 'node'],
+  },
+  { name: '404 page', key: '404', path: '/no-such-file', servers: ['ours', 'oursNode', 'nginx', 'lighttpd'] },
+  {
+    name: 'directory listing (100 files)',
+    key: 'listing',
+    path: '/dir/',
+    servers: ['ours', 'oursNode', 'nginx', 'lighttpd'],
+  },
+  { name: '1 MiB file', key: '1m', path: '/1m.bin', conns: 10, servers: ['ours', 'oursNode', 'nginx', 'lighttpd'] },
+  { name: '10 MiB file', key: '10m', path: '/10m.bin', conns: 10, servers: ['ours', 'oursNode', 'nginx', 'lighttpd'] },
+  {
+    name: 'Python CGI hello',
+    key: 'cgi',
+    path: '/cgi-bin/hello.py',
+    conns: 10,
+    servers: ['ours', 'oursNode', 'lighttpd', 'node'],
+  },
 ];
 
 async function main() {
   const setup = await setupServers();
+  /** @type {Map<string, Map<ServerName, Figures>>} */
   const results = new Map(); // key → server → {rps[], p99[], peak}
   const selected = scenarios.filter((s) => ONLY === null || ONLY.has(s.key));
   for (const sc of selected) results.set(sc.key, new Map());
-  const names = ['ours', 'nginx', 'lighttpd', 'node'];
+  /** @type {ServerName[]} */
+  const names = ['ours', 'oursNode', 'nginx', 'lighttpd', 'node'];
   for (let rep = 0; rep < REPEAT; rep++) {
     // Interleave: each repetition runs every server on every scenario, in a rotated server order.
     const order = names.slice(rep % names.length).concat(names.slice(0, rep % names.length));
@@ -306,15 +460,24 @@ async function main() {
           if (!sc.servers.includes(name)) continue;
           const url = `http://127.0.0.1:${setup.ports[name]}${sc.path}`;
           wrk(url, { conns: sc.conns ?? 50, duration: 1, headers: sc.headers ?? [] }); // warm-up
+          const cpu0 = cpuMicros(srv.workPid);
           const r = wrk(url, { conns: sc.conns ?? 50, headers: sc.headers ?? [] });
+          const cpuPerReq = (cpuMicros(srv.workPid) - cpu0) / r.requests;
           const m = results.get(sc.key);
-          if (!m.has(name)) m.set(name, { rps: [], p99: [], peak: 0, errors: 0 });
-          const e = m.get(name);
+          if (m === undefined) throw new Error(`no results for scenario ${sc.key}`);
+          let e = m.get(name);
+          if (e === undefined) {
+            e = { rps: [], p99: [], cpu: [], peak: 0, errors: 0 };
+            m.set(name, e);
+          }
           e.rps.push(r.rps);
           e.p99.push(r.p99);
+          e.cpu.push(cpuPerReq);
           e.errors += r.non2xx > 0 && sc.key !== '404' ? r.non2xx : 0;
           e.peak = Math.max(e.peak, rssKiB(srv.workPid, 'VmHWM'));
-          process.stderr.write(`rep ${rep + 1} ${name.padEnd(8)} ${sc.name.padEnd(30)} ${r.rps.toFixed(0).padStart(8)} req/s  p99 ${r.p99.toFixed(2)} ms${r.socketErrors ? '  socket errors: ' + r.socketErrors : ''}\n`);
+          process.stderr.write(
+            `rep ${rep + 1} ${name.padEnd(8)} ${sc.name.padEnd(30)} ${r.rps.toFixed(0).padStart(8)} req/s  ${cpuPerReq.toFixed(1).padStart(7)} µs CPU/req  p99 ${r.p99.toFixed(2)} ms${r.socketErrors ? '  socket errors: ' + r.socketErrors : ''}\n`,
+          );
         }
       } finally {
         await stop(srv);
@@ -322,30 +485,48 @@ async function main() {
     }
   }
 
-  // Upload throughput (ours alone): 10 MiB bodies posted with curl, MB/s over several uploads.
-  let uploadMBs = NaN;
+  // Upload throughput (ours alone, each transport): 10 MiB bodies posted with curl, MiB/s over several uploads.
+  /** @type {Map<ServerName, { mibs: number, cpu: number }>} */
+  const uploads = new Map();
   if (ONLY === null || ONLY.has('upload')) {
-    const srv = await start('ours', setup);
-    try {
-      const body = path.join(work, 'upload.bin');
-      fs.writeFileSync(body, Buffer.alloc(10 * 1024 * 1024, 99));
-      const n = 10;
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < n; i++) {
-        execFileSync('taskset', ['-c', CLIENT_CPU, 'curl', '-sf', '-o', '/dev/null', '--data-binary', `@${body}`, '-H', 'Content-Type: application/octet-stream', `http://127.0.0.1:${setup.ports.ours}/uploads/u${i}.bin`]);
+    const body = path.join(work, 'upload.bin');
+    fs.writeFileSync(body, Buffer.alloc(10 * 1024 * 1024, 99));
+    for (const name of /** @type {const} */ (['ours', 'oursNode'])) {
+      const srv = await start(name, setup);
+      try {
+        const n = 10;
+        const cpu0 = cpuMicros(srv.workPid);
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < n; i++) {
+          execFileSync('taskset', [
+            '-c',
+            CLIENT_CPU,
+            'curl',
+            '-sf',
+            '-o',
+            '/dev/null',
+            '--data-binary',
+            `@${body}`,
+            '-H',
+            'Content-Type: application/octet-stream',
+            `http://127.0.0.1:${setup.ports[name]}/uploads/${name}-${i}.bin`,
+          ]);
+        }
+        const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+        const u = { mibs: (n * 10) / secs, cpu: (cpuMicros(srv.workPid) - cpu0) / n };
+        uploads.set(name, u);
+        process.stderr.write(`upload ${name}: ${u.mibs.toFixed(1)} MiB/s, ${u.cpu.toFixed(0)} µs CPU per upload\n`);
+      } finally {
+        await stop(srv);
       }
-      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-      uploadMBs = (n * 10) / secs;
-      process.stderr.write(`upload: ${uploadMBs.toFixed(1)} MiB/s\n`);
-    } finally {
-      await stop(srv);
     }
   }
 
-  // 10,000 idle keep-alive connections: RSS of each server with them open.
+  // 10,000 idle keep-alive connections: RSS growth of each server with them open.
+  /** @type {Map<ServerName, { before: number, rss: number }>} */
   const idle = new Map();
   if (ONLY === null || ONLY.has('idle')) {
-    for (const name of ['ours', 'nginx', 'lighttpd']) {
+    for (const name of /** @type {const} */ (['ours', 'oursNode', 'nginx', 'lighttpd'])) {
       const srv = await start(name, setup);
       try {
         const before = rssKiB(srv.workPid);
@@ -353,7 +534,9 @@ async function main() {
         await new Promise((r) => setTimeout(r, 500));
         const rss = rssKiB(srv.workPid);
         idle.set(name, { before, rss });
-        process.stderr.write(`idle 10k: ${name} ${(rss / 1024).toFixed(1)} MiB (before ${(before / 1024).toFixed(1)} MiB)\n`);
+        process.stderr.write(
+          `idle 10k: ${name} ${(rss / 1024).toFixed(1)} MiB (before ${(before / 1024).toFixed(1)} MiB)\n`,
+        );
         close();
       } finally {
         await stop(srv);
@@ -361,33 +544,94 @@ async function main() {
     }
   }
 
+  /** @type {(x: number, d?: number) => string} */
   const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+  /** @type {[ServerName, string][]} */
+  const cols = [
+    ['ours', 'ours (native)'],
+    ['oursNode', 'ours (node)'],
+    ['nginx', 'nginx'],
+    ['lighttpd', 'lighttpd'],
+    ['node', 'bare Node'],
+  ];
+  /** @type {(sc: Scenario, n: ServerName, field: Field) => number} */
+  const stat = (sc, n, field) => {
+    const e = results.get(sc.key)?.get(n);
+    return e ? median(e[field]) : NaN;
+  };
+  /** @type {string[]} */
   const lines = [];
   lines.push(
     `Benchmark: ${REPEAT} interleaved runs of ${DURATION} s each (median), server on CPU ${SERVER_CPU}, wrk -t1 on CPU ${CLIENT_CPU}; ${os.cpus()[0]?.model ?? ''}, Node ${process.version}` +
       `${NODE_FLAGS.length > 0 ? ' ' + NODE_FLAGS.join(' ') : ''}. "bare Node": bench/node-floor.mjs.`,
   );
-  lines.push('');
-  lines.push('| scenario | ours req/s | nginx req/s | lighttpd req/s | bare Node req/s | ours/nginx | ours/lighttpd | ours/bare Node | p99 ours | p99 nginx | p99 lighttpd | peak RSS ours / nginx / lighttpd |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  /** @type {(title: string, field: Field, digits: number, unit: string) => void} */
+  const table = (title, field, digits, unit) => {
+    lines.push('', `**${title}**`, '');
+    lines.push(`| scenario | ${cols.map(([, label]) => label).join(' | ')} |`);
+    lines.push(`| --- |${cols.map(() => ' ---: |').join('')}`);
+    for (const sc of selected) {
+      const cells = cols.map(([n]) => {
+        const v = stat(sc, n, field);
+        return Number.isFinite(v) ? `${fmt(v, digits)}${unit}` : '–';
+      });
+      lines.push(`| ${sc.name} | ${cells.join(' | ')} |`);
+    }
+  };
+  table('Requests per second', 'rps', 0, '');
+  table('Server CPU per request (µs, utime+stime from /proc)', 'cpu', 1, '');
+  table('p99 latency (ms)', 'p99', 2, '');
+  lines.push('', '**Ratios (ours native against the others; CPU: theirs / ours, above 1 means ours uses less)**', '');
+  lines.push(
+    '| scenario | req/s vs nginx | req/s vs lighttpd | req/s vs ours (node) | CPU vs nginx | CPU vs lighttpd | CPU vs ours (node) | p99 / nginx p99 |',
+  );
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const sc of selected) {
-    const m = results.get(sc.key);
-    const get = (n) => m.get(n);
-    const r = (n) => (get(n) ? median(get(n).rps) : NaN);
-    const p = (n) => (get(n) ? median(get(n).p99) : NaN);
-    const peak = (n) => (get(n) ? `${fmt(get(n).peak / 1024, 1)} MiB` : '–');
+    /** @type {(n: ServerName) => number} */
+    const r = (n) => stat(sc, n, 'rps');
+    /** @type {(n: ServerName) => number} */
+    const c = (n) => stat(sc, n, 'cpu');
+    /** @type {(n: ServerName) => number} */
+    const p = (n) => stat(sc, n, 'p99');
     lines.push(
-      `| ${sc.name} | ${fmt(r('ours'))} | ${fmt(r('nginx'))} | ${fmt(r('lighttpd'))} | ${fmt(r('node'))} | ${fmt(r('ours') / r('nginx'), 2)} | ${fmt(r('ours') / r('lighttpd'), 2)} | ${fmt(r('ours') / r('node'), 2)} | ${fmt(p('ours'), 2)} ms | ${fmt(p('nginx'), 2)} ms | ${fmt(p('lighttpd'), 2)} ms | ${peak('ours')} / ${peak('nginx')} / ${peak('lighttpd')} |`,
+      `| ${sc.name} | ${fmt(r('ours') / r('nginx'), 2)} | ${fmt(r('ours') / r('lighttpd'), 2)} | ${fmt(r('ours') / r('oursNode'), 2)} | ${fmt(c('nginx') / c('ours'), 2)} | ${fmt(c('lighttpd') / c('ours'), 2)} | ${fmt(c('oursNode') / c('ours'), 2)} | ${fmt(p('ours') / p('nginx'), 2)} |`,
     );
   }
-  if (Number.isFinite(uploadMBs)) lines.push(`| 10 MiB upload (curl, ours alone) | ${fmt(uploadMBs, 1)} MiB/s | | | | | | | | | | |`);
-  if (idle.size > 0) {
-    const i = (n) => (idle.get(n) ? `${fmt(idle.get(n).rss / 1024, 1)} MiB` : '–');
-    lines.push(`| 10,000 idle keep-alive connections: RSS | ${i('ours')} | ${i('nginx')} | ${i('lighttpd')} | | | | | | | | |`);
-  }
-  const table = lines.join('\n') + '\n';
-  process.stdout.write(table);
-  if (OUT !== '') fs.writeFileSync(OUT, table);
+  const peaks = selected.flatMap((sc) =>
+    cols.map(([n]) => /** @type {[ServerName, number]} */ ([n, results.get(sc.key)?.get(n)?.peak ?? 0])),
+  );
+  /** @type {(n: ServerName) => number} */
+  const peak = (n) => Math.max(0, ...peaks.filter(([m]) => m === n).map(([, v]) => v));
+  lines.push(
+    '',
+    `Peak RSS over the runs: ${cols
+      .filter(([n]) => peak(n) > 0)
+      .map(([n, label]) => `${label} ${fmt(peak(n) / 1024, 1)} MiB`)
+      .join(', ')}.`,
+  );
+  if (uploads.size > 0)
+    lines.push(
+      '',
+      `10 MiB uploads (curl, 10 in a row): ${[...uploads]
+        .map(
+          ([n, u]) =>
+            `${cols.find(([m]) => m === n)?.[1]} ${fmt(u.mibs, 1)} MiB/s, ${fmt(u.cpu / 1000, 1)} ms CPU each`,
+        )
+        .join('; ')}.`,
+    );
+  if (idle.size > 0)
+    lines.push(
+      '',
+      `10,000 idle keep-alive connections, RSS growth: ${[...idle]
+        .map(
+          ([n, v]) =>
+            `${cols.find(([m]) => m === n)?.[1]} +${fmt((v.rss - v.before) / 1024, 1)} MiB (to ${fmt(v.rss / 1024, 1)})`,
+        )
+        .join(', ')}.`,
+    );
+  const text = lines.join('\n') + '\n';
+  process.stdout.write(text);
+  if (OUT !== '') fs.writeFileSync(OUT, text);
   fs.rmSync(work, { recursive: true, force: true });
 }
 

@@ -35,7 +35,10 @@ if (noBuild) {
   tmp = mkdtempSync(join(tmpdir(), 'localhost-fuzz-'));
   writeFileSync(join(tmp, 'package.json'), '{"type":"module"}\n'); // the output is ES modules
   console.log('fuzz-parser: compiling src and test into a temporary directory');
-  const tsc = spawnSync('npx', ['tsc', '-p', 'tsconfig.test.json', '--outDir', join(tmp, 'build')], { cwd: repo, stdio: 'inherit' });
+  const tsc = spawnSync('npx', ['tsc', '-p', 'tsconfig.test.json', '--outDir', join(tmp, 'build')], {
+    cwd: repo,
+    stdio: 'inherit',
+  });
   lib = join(tmp, 'build/test/unit/parser-fuzz.test.js');
   if (!existsSync(lib)) {
     console.error(`FAIL fuzz-parser: compilation failed (tsc exit ${tsc.status})`);
@@ -56,10 +59,16 @@ const started = process.hrtime.bigint();
 let done = 0;
 let lastReport = Date.now();
 
+/** @param {boolean} final */
 function report(final) {
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
   const rate = Math.round(done / secs);
-  const errs = (o) => [...o.errors].sort((a, b) => a[0] - b[0]).map(([s, c]) => `${s}:${c}`).join(' ');
+  /** @type {(o: { errors: Map<number, number> }) => string} */
+  const errs = (o) =>
+    [...o.errors]
+      .sort((a, b) => a[0] - b[0])
+      .map(([s, c]) => `${s}:${c}`)
+      .join(' ');
   console.log(
     `${final ? 'done' : 'progress'}: ${done.toLocaleString('en')} inputs in ${secs.toFixed(1)} s, ${rate.toLocaleString('en')} inputs/s\n` +
       `  heads:   ${heads.inputs} inputs, head ${heads.head}, incomplete ${heads.incomplete}, errors ${errs(heads)}\n` +

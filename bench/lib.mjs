@@ -11,27 +11,60 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * @typedef {{ status: number, length: number, close: boolean }} ParsedResponse One response's framing.
+ * @typedef {{ what: string, serverStalled: boolean }} SiegeHang Why a timed siege run was stopped.
+ * @typedef {{
+ *   transactions: number,
+ *   availability: number,
+ *   successful_transactions: number,
+ *   failed_transactions: number,
+ *   transaction_rate: number,
+ *   longest_transaction: number,
+ * }} SiegeReport The fields of siege's JSON report the scripts read.
+ * @typedef {{ kind: string, path: string }} LoadRequest One request of keepAliveLoad.
+ * @typedef {{ counts: Record<string, Record<string, number>>, errors: string[], reconnects: number, ms: number }} LoadResult
+ *   What keepAliveLoad counted.
+ */
+
 /** The repository root (bench/..). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** `--name value` / `--flag` arguments over defaults; numbers stay strings (callers convert). */
+/**
+ * `--name value` / `--flag` arguments over defaults; numbers stay strings (callers convert).
+ * @template {Record<string, string | boolean>} T
+ * @param {string[]} argv
+ * @param {T} defaults
+ * @returns {T}
+ */
 export function parseArgs(argv, defaults) {
+  /** @type {Record<string, string | boolean>} */
   const out = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    if (a === undefined || !a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
     const key = a.slice(2);
-    if (!(key in defaults)) throw new Error(`unknown option ${a}; known: ${Object.keys(defaults).map((k) => '--' + k).join(' ')}`);
+    if (!(key in defaults))
+      throw new Error(
+        `unknown option ${a}; known: ${Object.keys(defaults)
+          .map((k) => '--' + k)
+          .join(' ')}`,
+      );
     if (typeof defaults[key] === 'boolean') out[key] = true;
     else {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      out[key] = argv[++i];
+      const value = argv[++i];
+      if (value === undefined) throw new Error(`${a} needs a value`);
+      out[key] = value;
     }
   }
-  return out;
+  return /** @type {T} */ (out);
 }
 
-/** The server's entry point: the explicit one, $LOCALHOST_MAIN, dist/main.js, else build/src/main.js. */
+/**
+ * The server's entry point: the explicit one, $LOCALHOST_MAIN, dist/main.js, else build/src/main.js.
+ * @param {string} [explicit]
+ * @returns {string}
+ */
 export function findMain(explicit) {
   for (const named of [explicit, process.env.LOCALHOST_MAIN]) {
     if (named === undefined || named === '') continue;
@@ -44,21 +77,36 @@ export function findMain(explicit) {
   throw new Error('no server build found: run `npm run build` (dist/main.js) or `npx tsc -p tsconfig.test.json`');
 }
 
-/** A port that was free a moment ago. */
+/**
+ * A port that was free a moment ago.
+ * @returns {Promise<number>}
+ */
 export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
     s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+      const addr = s.address();
+      if (addr === null || typeof addr === 'string') {
+        reject(new Error(`listening socket has no TCP address: ${String(addr)}`));
+        return;
+      }
+      s.close(() => resolve(addr.port));
     });
   });
 }
 
+/** @type {(ms: number) => Promise<void>} */
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `fn` every `stepMs` until it returns a truthy value or `timeoutMs` passes; returns the last value. */
+/**
+ * Polls `fn` every `stepMs` until it returns a truthy value or `timeoutMs` passes; returns the last value.
+ * @template T
+ * @param {() => T} fn
+ * @param {number} timeoutMs
+ * @param {number} [stepMs]
+ * @returns {Promise<T>}
+ */
 export async function waitFor(fn, timeoutMs, stepMs = 50) {
   const until = Date.now() + timeoutMs;
   let v = fn();
@@ -83,15 +131,22 @@ export const MIX = {
 /**
  * Writes the test site under `dir`: www/index.html, www/files/ (20 files, listed), cgi-bin/hello.py; returns the
  * config text for `port` with `extra` directives inside the server block.
+ * @param {string} dir
+ * @param {number} port
+ * @param {string} [extra]
+ * @returns {string}
  */
 export function makeSite(dir, port, extra = '') {
   fs.mkdirSync(path.join(dir, 'www/files'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'cgi-bin'), { recursive: true });
   fs.writeFileSync(
     path.join(dir, 'www/index.html'),
-    '<!DOCTYPE html>\n<html><head><title>load</title></head><body><h1>localhost under load</h1><p>' + 'x'.repeat(512) + '</p></body></html>\n',
+    '<!DOCTYPE html>\n<html><head><title>load</title></head><body><h1>localhost under load</h1><p>' +
+      'x'.repeat(512) +
+      '</p></body></html>\n',
   );
-  for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(dir, `www/files/file-${String(i).padStart(2, '0')}.txt`), `file ${i}\n`);
+  for (let i = 0; i < 20; i++)
+    fs.writeFileSync(path.join(dir, `www/files/file-${String(i).padStart(2, '0')}.txt`), `file ${i}\n`);
   fs.writeFileSync(
     path.join(dir, 'cgi-bin/hello.py'),
     '#!/usr/bin/python3\nimport sys\nsys.stdout.write("Content-Type: text/plain\\r\\n\\r\\nHello from CGI\\n")\n',
@@ -122,9 +177,14 @@ export function makeSite(dir, port, extra = '') {
 `;
 }
 
+/** @type {string[]} */
 const tempDirs = [];
 
-/** A fresh temp dir for one run (removed by the script at the end; by runMain when the script fails to run). */
+/**
+ * A fresh temp dir for one run (removed by the script at the end; by runMain when the script fails to run).
+ * @param {string} name
+ * @returns {string}
+ */
 export function tempDir(name) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `localhost-${name}-`));
   tempDirs.push(dir);
@@ -136,6 +196,7 @@ export function tempDir(name) {
  * `nofile`: start it under `ulimit -n nofile` (through bash, which execs node, so the PID is the server's).
  * `nodeFlags`: flags for node itself (e.g. V8's --max-semi-space-size=1 for short leak runs).
  * Returns { pid, proc, output(), alive(), stop() }; the server is killed if this process exits first.
+ * @param {{ main: string, dir: string, config: string, nofile?: number, nodeFlags?: string[] }} opts
  */
 export async function startServer({ main, dir, config, nofile, nodeFlags = [] }) {
   const conf = path.join(dir, 'server.conf');
@@ -155,7 +216,8 @@ export async function startServer({ main, dir, config, nofile, nodeFlags = [] })
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   };
   process.on('exit', killAtExit);
-  await new Promise((resolve, reject) => {
+  /** @type {Promise<void>} */
+  const listening = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within 10 s:\n${stdout}${stderr}`)), 10_000);
     const onData = () => {
       if (/^listening on /m.test(stdout)) {
@@ -165,6 +227,7 @@ export async function startServer({ main, dir, config, nofile, nodeFlags = [] })
         resolve();
       }
     };
+    /** @param {number | null} code */
     const onExit = (code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening:\n${stdout}${stderr}`));
@@ -172,16 +235,23 @@ export async function startServer({ main, dir, config, nofile, nodeFlags = [] })
     proc.stdout.on('data', onData);
     proc.once('exit', onExit);
   });
+  await listening;
+  const pid = proc.pid;
+  if (pid === undefined) throw new Error('the server process has no PID');
   return {
-    pid: proc.pid,
+    pid,
     proc,
     output: () => ({ stdout, stderr }),
     alive: () => proc.exitCode === null && proc.signalCode === null,
-    /** SIGTERM, then SIGKILL after 10 s; resolves with { code, signal }. */
+    /**
+     * SIGTERM, then SIGKILL after 10 s; resolves with { code, signal }.
+     * @returns {Promise<{ code: number | null, signal: NodeJS.Signals | null }>}
+     */
     stop: () =>
       new Promise((resolve) => {
         process.off('exit', killAtExit);
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve({ code: proc.exitCode, signal: proc.signalCode });
+        if (proc.exitCode !== null || proc.signalCode !== null)
+          return resolve({ code: proc.exitCode, signal: proc.signalCode });
         const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
         proc.once('exit', (code, signal) => {
           clearTimeout(t);
@@ -194,7 +264,11 @@ export async function startServer({ main, dir, config, nofile, nodeFlags = [] })
 
 // ─── /proc ────────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Resident set size in KiB (VmRSS), or NaN when the process is gone. */
+/**
+ * Resident set size in KiB (VmRSS), or NaN when the process is gone.
+ * @param {number} pid
+ * @returns {number}
+ */
 export function rssKiB(pid) {
   try {
     const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -204,7 +278,11 @@ export function rssKiB(pid) {
   }
 }
 
-/** Number of open file descriptors (entries of /proc/PID/fd), or NaN. */
+/**
+ * Number of open file descriptors (entries of /proc/PID/fd), or NaN.
+ * @param {number} pid
+ * @returns {number}
+ */
 export function fdCount(pid) {
   try {
     return fs.readdirSync(`/proc/${pid}/fd`).length;
@@ -213,14 +291,23 @@ export function fdCount(pid) {
   }
 }
 
-/** Fields of /proc/PID/stat after the command name (index 0 is the state, field 3 of proc(5)). */
+/**
+ * Fields of /proc/PID/stat after the command name (index 0 is the state, field 3 of proc(5)).
+ * @param {number | string} pid
+ * @returns {string[]}
+ */
 function statFields(pid) {
   const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   return s.slice(s.lastIndexOf(')') + 2).split(' ');
 }
 
-/** PIDs whose parent is `pid` (a scan of /proc: works without CONFIG_PROC_CHILDREN). */
+/**
+ * PIDs whose parent is `pid` (a scan of /proc: works without CONFIG_PROC_CHILDREN).
+ * @param {number} pid
+ * @returns {number[]}
+ */
 export function childPids(pid) {
+  /** @type {number[]} */
   const out = [];
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
@@ -242,17 +329,25 @@ export const CLK_TCK = (() => {
   }
 })();
 
-/** User + system CPU time of the process (all its threads), in seconds. */
+/**
+ * User + system CPU time of the process (all its threads), in seconds.
+ * @param {number} pid
+ * @returns {number}
+ */
 export function cpuSeconds(pid) {
   const f = statFields(pid);
   return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime: fields 14 and 15 of proc(5)
 }
 
-/** One snapshot of the server process. */
+/**
+ * One snapshot of the server process.
+ * @param {number} pid
+ */
 export function snapshot(pid) {
   return { rssKiB: rssKiB(pid), fds: fdCount(pid), children: childPids(pid).length };
 }
 
+/** @type {(kib: number) => string} */
 export const mib = (kib) => (kib / 1024).toFixed(1);
 
 /**
@@ -262,27 +357,52 @@ export const mib = (kib) => (kib / 1024).toFixed(1);
  * heap after each full GC stays at ~6 MB (--trace-gc), then stays flat. A run of 100k requests samples that
  * growth, not a leak. Pinning the young generation at its starting size removes it; retained objects still
  * grow the old generation, so a leak still shows. Full-bound runs use Node's defaults.
+ * @param {string} value
+ * @returns {string[]}
  */
 export function nodeFlagsOf(value) {
-  return value === '' ? [] : value.split(',').map((f) => f.trim()).filter((f) => f !== '');
+  return value === ''
+    ? []
+    : value
+        .split(',')
+        .map((f) => f.trim())
+        .filter((f) => f !== '');
 }
 
 // ─── siege ────────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** siege's `-t` value (`10S`, `2M`, `1H`) in milliseconds, or null when `args` has none. */
+/** Milliseconds per siege time unit. @type {Record<string, number>} */
+const SIEGE_UNIT_MS = { S: 1000, M: 60_000, H: 3_600_000 };
+
+/**
+ * siege's `-t` value (`10S`, `2M`, `1H`) in milliseconds, or null when `args` has none.
+ * @param {string[]} args
+ * @returns {number | null}
+ */
 export function siegeTimeMs(args) {
   const i = args.indexOf('-t');
   const m = i < 0 ? null : /^(\d+)([SMH])$/i.exec(args[i + 1] ?? '');
   if (m === null) return null;
-  return Number(m[1]) * { S: 1000, M: 60_000, H: 3_600_000 }[m[2].toUpperCase()];
+  return Number(m[1]) * (SIEGE_UNIT_MS[(m[2] ?? '').toUpperCase()] ?? NaN);
 }
 
 /**
  * The server side of `port` from /proc/net/tcp{,6}: connections per state, and those whose receive queue holds
  * bytes the server has not read (a stalled server shows here; a hung client does not).
+ * @param {number} port
  */
 export function serverSockets(port) {
-  const STATES = { '01': 'ESTABLISHED', '06': 'TIME_WAIT', '08': 'CLOSE_WAIT', '0A': 'LISTEN', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '09': 'LAST_ACK' };
+  /** @type {Record<string, string>} */
+  const STATES = {
+    '01': 'ESTABLISHED',
+    '06': 'TIME_WAIT',
+    '08': 'CLOSE_WAIT',
+    '0A': 'LISTEN',
+    '04': 'FIN_WAIT1',
+    '05': 'FIN_WAIT2',
+    '09': 'LAST_ACK',
+  };
+  /** @type {Record<string, number>} */
   const states = {};
   let unread = 0;
   let unsent = 0;
@@ -294,11 +414,12 @@ export function serverSockets(port) {
       continue;
     }
     for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 5 || parseInt(f[1].split(':')[1], 16) !== port) continue;
-      const state = STATES[f[3]] ?? f[3];
+      // Fields: sl, local_address, rem_address, st, tx_queue:rx_queue, ... (proc(5)); a line with fewer is skipped.
+      const [, local, , st, queues] = line.trim().split(/\s+/);
+      if (queues === undefined || parseInt(local?.split(':')[1] ?? '', 16) !== port) continue;
+      const state = STATES[st ?? ''] ?? st ?? '';
       states[state] = (states[state] ?? 0) + 1;
-      const [tx, rx] = f[4].split(':').map((h) => parseInt(h, 16));
+      const [tx = 0, rx = 0] = queues.split(':').map((h) => parseInt(h, 16));
       if (rx > 0 && state !== 'LISTEN') unread++;
       if (tx > 0) unsent++;
     }
@@ -306,8 +427,13 @@ export function serverSockets(port) {
   return { states, unread, unsent };
 }
 
-/** What each thread of `pid` is waiting in (/proc/PID/task/TID/wchan), as `name×count`. */
+/**
+ * What each thread of `pid` is waiting in (/proc/PID/task/TID/wchan), as `name×count`.
+ * @param {number | undefined} pid
+ * @returns {string}
+ */
 function threadWaits(pid) {
+  /** @type {Record<string, number>} */
   const waits = {};
   try {
     for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
@@ -322,7 +448,9 @@ function threadWaits(pid) {
   } catch {
     return 'gone';
   }
-  return Object.entries(waits).map(([w, n]) => `${w}×${n}`).join(' ');
+  return Object.entries(waits)
+    .map(([w, n]) => `${w}×${n}`)
+    .join(' ');
 }
 
 /**
@@ -339,8 +467,11 @@ function threadWaits(pid) {
  * run is repeated once. A server that stalls is not hidden by this: a hang while a server-side socket holds bytes
  * the server has not read is an error, not a retry, and siege's own 30 s socket timeout counts a stalled request
  * as failed.
+ * @param {{ dir: string, args: string[], connection?: string, port?: number }} opts
+ * @returns {Promise<SiegeReport & { exitCode: number | null, alerts: string[], hangs: string[] }>}
  */
 export async function runSiege({ dir, args, connection = 'keep-alive', port }) {
+  /** @type {string[]} */
   const hangs = [];
   for (;;) {
     const r = await siegeOnce({ dir, args, connection, port });
@@ -351,6 +482,14 @@ export async function runSiege({ dir, args, connection = 'keep-alive', port }) {
   }
 }
 
+/**
+ * One siege run (see runSiege): its report, or the hang that stopped it.
+ * @param {{ dir: string, args: string[], connection: string, port: number | undefined }} opts
+ * @returns {Promise<
+ *   | { hang: null, code: number | null, alerts: string[], report: SiegeReport }
+ *   | { hang: SiegeHang, code: number | null, alerts: string[], report: null }
+ * >}
+ */
 async function siegeOnce({ dir, args, connection, port }) {
   const home = path.join(dir, 'siege-home');
   fs.mkdirSync(home, { recursive: true });
@@ -376,26 +515,34 @@ async function siegeOnce({ dir, args, connection, port }) {
       '',
     ].join('\n'),
   );
-  const proc = spawn('siege', ['-R', rc, '--no-parser', ...args], { env: { ...process.env, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('siege', ['-R', rc, '--no-parser', ...args], {
+    env: { ...process.env, HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   proc.stdout.on('data', (d) => (out += d.toString()));
   proc.stderr.on('data', (d) => (err += d.toString()));
   const timeMs = siegeTimeMs(args);
+  /** @type {SiegeHang | null} */
   let hang = null;
-  let killer = null;
+  /** @type {NodeJS.Timeout | undefined} */
+  let killer;
   const watchdog =
     timeMs === null
-      ? null
+      ? undefined
       : setTimeout(() => {
           const sockets = port === undefined ? null : serverSockets(port);
           const what =
             `siege ${args.join(' ')} still running ${(timeMs + 10_000) / 1000} s after its start; its threads wait in: ${threadWaits(proc.pid)}` +
-            (sockets === null ? '' : `; server port ${port}: ${JSON.stringify(sockets.states)}, ${sockets.unread} with unread bytes, ${sockets.unsent} with unsent bytes`);
+            (sockets === null
+              ? ''
+              : `; server port ${port}: ${JSON.stringify(sockets.states)}, ${sockets.unread} with unread bytes, ${sockets.unsent} with unsent bytes`);
           hang = { what, serverStalled: sockets !== null && sockets.unread > 0 };
           proc.kill('SIGINT');
           killer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
         }, timeMs + 10_000);
+  /** @type {number | null} */
   const code = await new Promise((resolve, reject) => {
     proc.once('error', reject);
     proc.once('exit', (c) => resolve(c));
@@ -404,19 +551,25 @@ async function siegeOnce({ dir, args, connection, port }) {
   clearTimeout(killer);
   // Socket errors and timeouts appear as "[error] ..." / "[alert] ..." lines on stderr.
   const alerts = err.split('\n').filter((l) => /\[(error|alert|fatal)\]/i.test(l));
-  if (hang !== null) return { hang, code, alerts, report: null };
+  // Set by the watchdog while siege ran (a callback the checker does not follow).
+  const stopped = /** @type {SiegeHang | null} */ (hang);
+  if (stopped !== null) return { hang: stopped, code, alerts, report: null };
   const report = parseSiegeJson(out);
   if (report === null) throw new Error(`siege (exit ${code}) gave no JSON report:\n${out}\n${err}`);
   return { hang: null, code, alerts, report };
 }
 
-/** The JSON object siege prints with json_output (keys: transactions, availability, successful_transactions...). */
+/**
+ * The JSON object siege prints with json_output (keys: transactions, availability, successful_transactions...).
+ * @param {string} text
+ * @returns {SiegeReport | null}
+ */
 export function parseSiegeJson(text) {
   const start = text.indexOf('{');
   const end = text.lastIndexOf('}');
   if (start < 0 || end < start) return null;
   try {
-    return JSON.parse(text.slice(start, end + 1));
+    return /** @type {SiegeReport} */ (JSON.parse(text.slice(start, end + 1)));
   } catch {
     return null;
   }
@@ -427,6 +580,8 @@ export function parseSiegeJson(text) {
 /**
  * Bytes needed for one complete response at the start of `buf`: { status, length, close } or null when more bytes
  * are needed. Handles Content-Length and chunked framing (the CGI page is chunked).
+ * @param {Buffer} buf
+ * @returns {ParsedResponse | null}
  */
 export function parseResponse(buf) {
   const end = buf.indexOf('\r\n\r\n');
@@ -463,10 +618,21 @@ export function parseResponse(buf) {
  * Sends `total` GETs over `connections` keep-alive connections; request i goes to `pick(i)` = { path, kind }.
  * Counts statuses per kind; a connection the server closes is reopened (its in-flight request counts as an error).
  * `onProgress(done)` runs after each completed or failed request. Resolves with { counts, errors, reconnects, ms }.
+ * @param {{
+ *   port: number,
+ *   total: number,
+ *   connections: number,
+ *   pick: (i: number) => LoadRequest,
+ *   onProgress?: (done: number) => void,
+ *   idleTimeoutMs?: number,
+ * }} opts
+ * @returns {Promise<LoadResult>}
  */
 export function keepAliveLoad({ port, total, connections, pick, onProgress = () => {}, idleTimeoutMs = 30_000 }) {
   return new Promise((resolve) => {
+    /** @type {Record<string, Record<string, number>>} */
     const counts = {};
+    /** @type {string[]} */
     const errors = [];
     let issued = 0;
     let finished = 0;
@@ -474,9 +640,10 @@ export function keepAliveLoad({ port, total, connections, pick, onProgress = () 
     let refused = 0;
     let open = 0;
     const started = Date.now();
-    const record = (kind, status) => {
+    /** @type {(kind: string, status: number | string, n?: number) => void} */
+    const record = (kind, status, n = 1) => {
       const k = (counts[kind] ??= {});
-      k[status] = (k[status] ?? 0) + 1;
+      k[status] = (k[status] ?? 0) + n;
     };
     const finishOne = () => {
       finished++;
@@ -488,7 +655,8 @@ export function keepAliveLoad({ port, total, connections, pick, onProgress = () 
       open++;
       const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
       let buf = Buffer.alloc(0);
-      let current = null; // { kind, path } in flight
+      /** @type {LoadRequest | null} */
+      let current = null; // in flight
       let done = false;
       let connected = false;
       const next = () => {
@@ -532,8 +700,9 @@ export function keepAliveLoad({ port, total, connections, pick, onProgress = () 
           next();
         }
       });
-      s.on('error', (e) => {
-        if (errors.length < 20) errors.push(`${e.code ?? e.message}${current !== null ? ` during ${current.path}` : ''}`);
+      s.on('error', (/** @type {NodeJS.ErrnoException} */ e) => {
+        if (errors.length < 20)
+          errors.push(`${e.code ?? e.message}${current !== null ? ` during ${current.path}` : ''}`);
       });
       s.on('close', () => {
         if (done) return;
@@ -550,8 +719,7 @@ export function keepAliveLoad({ port, total, connections, pick, onProgress = () 
           errors.push(`gave up: ${refused} connections in a row failed`);
           const rest = total - issued;
           issued = total;
-          record('unsent', 'error');
-          counts.unsent.error += rest - 1;
+          record('unsent', 'error', rest);
           finished += rest;
         }
         if (issued < total) {
@@ -564,13 +732,20 @@ export function keepAliveLoad({ port, total, connections, pick, onProgress = () 
   });
 }
 
-/** One GET on a fresh connection (Connection: close); resolves with { status, ms } or { status: 'error' }. */
+/**
+ * One GET on a fresh connection (Connection: close); resolves with { status, ms } or { status: 'error' }.
+ * @param {number} port
+ * @param {string} urlPath
+ * @param {number} [timeoutMs]
+ * @returns {Promise<{ status: number | string, ms: number }>}
+ */
 export function oneGet(port, urlPath, timeoutMs = 10_000) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
     let buf = Buffer.alloc(0);
     let settled = false;
+    /** @param {{ status: number | string, ms: number }} v */
     const settle = (v) => {
       if (settled) return;
       settled = true;
@@ -581,6 +756,7 @@ export function oneGet(port, urlPath, timeoutMs = 10_000) {
     s.on('connect', () => s.write(`GET ${urlPath} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`));
     s.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
+      /** @type {ParsedResponse | null} */
       let r = null;
       try {
         r = parseResponse(buf);
@@ -589,27 +765,42 @@ export function oneGet(port, urlPath, timeoutMs = 10_000) {
       }
       if (r !== null) settle({ status: r.status, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
     });
-    s.on('error', (e) => settle({ status: e.code ?? 'error', ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+    s.on('error', (/** @type {NodeJS.ErrnoException} */ e) =>
+      settle({ status: e.code ?? 'error', ms: Number(process.hrtime.bigint() - t0) / 1e6 }),
+    );
     s.on('close', () => settle({ status: 'closed', ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
   });
 }
 
-/** The p-th percentile (0..100) of an ascending array: the nearest-rank definition. */
+/**
+ * The p-th percentile (0..100) of an ascending array: the nearest-rank definition.
+ * @param {number[]} sorted
+ * @param {number} p
+ * @returns {number}
+ */
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }
 
 // ─── Verdicts ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Collects named checks; `finish` prints RESULT/PASS/FAIL and sets the exit code (0 all passed, 1 otherwise). */
 export class Verdict {
+  /** @param {string} name */
   constructor(name) {
     this.name = name;
+    /** @type {{ ok: boolean, what: string }[]} */
     this.checks = [];
   }
 
-  /** Records one check: `ok` with a one-line description of what was measured against what. */
+  /**
+   * Records one check: `ok` with a one-line description of what was measured against what.
+   * @template T
+   * @param {T} ok
+   * @param {string} what
+   * @returns {T}
+   */
   check(ok, what) {
     this.checks.push({ ok: Boolean(ok), what });
     process.stdout.write(`  ${ok ? 'ok  ' : 'FAIL'} ${what}\n`);
@@ -620,7 +811,11 @@ export class Verdict {
     return this.checks.every((c) => c.ok);
   }
 
-  /** Prints `RESULT {json}` (figures + checks) and the verdict line; returns the exit code. */
+  /**
+   * Prints `RESULT {json}` (figures + checks) and the verdict line; returns the exit code.
+   * @param {unknown} figures
+   * @returns {number}
+   */
   finish(figures) {
     process.stdout.write(`RESULT ${JSON.stringify({ name: this.name, ok: this.ok, figures, checks: this.checks })}\n`);
     const failed = this.checks.filter((c) => !c.ok).map((c) => c.what);
@@ -632,6 +827,7 @@ export class Verdict {
 /**
  * Runs `main` and exits with its code; an exception is a setup error (exit 2), printed. SIGTERM/SIGINT exit too,
  * through the 'exit' handlers that kill the server this script started.
+ * @param {() => Promise<number>} main
  */
 export function runMain(main) {
   process.once('SIGTERM', () => process.exit(143));
@@ -639,7 +835,7 @@ export function runMain(main) {
   main().then(
     (code) => process.exit(code),
     (err) => {
-      process.stderr.write(`error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
       process.exit(2);
     },

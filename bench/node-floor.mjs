@@ -10,14 +10,39 @@ import * as net from 'node:net';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 
-const [port, python, script] = process.argv.slice(2);
+/**
+ * Command-line argument `i` (0: PORT, 1: PYTHON, 2: CGI_SCRIPT).
+ * @param {number} i
+ * @returns {string}
+ */
+function arg(i) {
+  const v = process.argv[2 + i];
+  if (v === undefined) throw new Error('usage: node bench/node-floor.mjs PORT PYTHON CGI_SCRIPT');
+  return v;
+}
+const port = arg(0);
+const python = arg(1);
+const script = arg(2);
 const body = Buffer.alloc(1024, 120);
+/** @type {(close: boolean, length: number) => string} */
 const head = (close, length) =>
   `HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: text/html\r\nContent-Length: ${length}\r\nConnection: ${close ? 'close' : 'keep-alive'}\r\n\r\n`;
-const fixed = { false: Buffer.concat([Buffer.from(head(false, 1024)), body]), true: Buffer.concat([Buffer.from(head(true, 1024)), body]) };
+const fixed = {
+  false: Buffer.concat([Buffer.from(head(false, 1024)), body]),
+  true: Buffer.concat([Buffer.from(head(true, 1024)), body]),
+};
 
+/**
+ * @param {net.Socket} socket
+ * @param {boolean} close
+ */
 function cgi(socket, close) {
-  const child = spawn(python, [script], { cwd: path.dirname(script), stdio: ['ignore', 'pipe', 'ignore'], env: { GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET' } });
+  const child = spawn(python, [script], {
+    cwd: path.dirname(script),
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET' },
+  });
+  /** @type {Buffer[]} */
   const out = [];
   child.stdout.on('data', (d) => out.push(d));
   child.on('error', () => socket.destroy());
@@ -41,7 +66,7 @@ net
         pending = pending.slice(end + 4);
         const close = /\r\nconnection:\s*close/i.test(req);
         if (req.startsWith('GET /cgi-bin/hello.py ')) cgi(socket, close);
-        else if (socket.write(fixed[close])) {
+        else if (socket.write(close ? fixed.true : fixed.false)) {
           if (close) socket.destroy();
         } else if (close) socket.destroySoon();
         if (close) return;

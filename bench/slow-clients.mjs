@@ -14,7 +14,21 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Verdict, findMain, freePort, makeSite, oneGet, parseArgs, percentile, runMain, sleep, snapshot, startServer, tempDir, waitFor } from './lib.mjs';
+import {
+  Verdict,
+  findMain,
+  freePort,
+  makeSite,
+  oneGet,
+  parseArgs,
+  percentile,
+  runMain,
+  sleep,
+  snapshot,
+  startServer,
+  tempDir,
+  waitFor,
+} from './lib.mjs';
 
 const opts = parseArgs(process.argv.slice(2), {
   conns: '2000',
@@ -46,7 +60,10 @@ async function probe() {
 }
 
 /** The head the slow clients drip: it never ends, so the server only ever sees a partial head. */
-const WIRE = Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: slowloris\r\nX-Pad: ' + 'a'.repeat(4096), 'latin1');
+const WIRE = Buffer.from(
+  'GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: slowloris\r\nX-Pad: ' + 'a'.repeat(4096),
+  'latin1',
+);
 
 async function slow() {
   const main = findMain(opts.main);
@@ -58,7 +75,11 @@ async function slow() {
   const limitMs = (timeoutS + 2) * 1000;
   const dir = tempDir('slow-clients');
   const port = await freePort();
-  const server = await startServer({ main, dir, config: makeSite(dir, port, `client_header_timeout ${timeoutS}s\n  keepalive_timeout 30s`) });
+  const server = await startServer({
+    main,
+    dir,
+    config: makeSite(dir, port, `client_header_timeout ${timeoutS}s\n  keepalive_timeout 30s`),
+  });
   const v = new Verdict('slow-clients');
   const warm = await oneGet(port, '/');
   if (warm.status !== 200) throw new Error(`warm-up GET / answered ${warm.status}`);
@@ -68,13 +89,15 @@ async function slow() {
       `${n} connections dripping a byte every ${intervalMs / 1000} s; before: ${before.fds} fds\n`,
   );
 
-  /** @type {Array<{ s: net.Socket, t0: number, sent: number, nextAt: number, head: string, tEnd: number, tClose: number, err: string }>} */
+  /** @typedef {{ s: net.Socket, t0: number, sent: number, nextAt: number, head: string, tEnd: number, tClose: number, err: string }} SlowConn */
+  /** @type {SlowConn[]} */
   const slowConns = [];
+  /** @type {() => Promise<SlowConn>} */
   const connectOne = () =>
     new Promise((resolve) => {
-      const c = { s: null, t0: 0, sent: 0, nextAt: 0, head: '', tEnd: 0, tClose: 0, err: '' };
       const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-      c.s = s;
+      /** @type {SlowConn} */
+      const c = { s, t0: 0, sent: 0, nextAt: 0, head: '', tEnd: 0, tClose: 0, err: '' };
       s.on('connect', () => {
         c.t0 = Date.now();
         s.write(WIRE.subarray(0, 1));
@@ -88,7 +111,7 @@ async function slow() {
       s.on('end', () => {
         if (c.tEnd === 0) c.tEnd = Date.now();
       });
-      s.on('error', (e) => {
+      s.on('error', (/** @type {NodeJS.ErrnoException} */ e) => {
         if (c.err === '') c.err = e.code ?? e.message;
       });
       s.on('close', () => {
@@ -113,13 +136,19 @@ async function slow() {
     await Promise.all(Array.from({ length: Math.min(200, n - i) }, connectOne));
   }
   const connected = slowConns.filter((c) => c.t0 !== 0).length;
-  process.stdout.write(`slow-clients: ${connected}/${n} connected in ${Date.now() - tOpen} ms; server has ${snapshot(server.pid).fds} fds\n`);
+  process.stdout.write(
+    `slow-clients: ${connected}/${n} connected in ${Date.now() - tOpen} ms; server has ${snapshot(server.pid).fds} fds\n`,
+  );
 
   // The normal client, in its own process, over the first T + 1 s.
   const gap = ((timeoutS + 1) * 1000) / gets;
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--probe', '--port', String(port), '--gets', String(gets), '--gap', String(gap)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--probe', '--port', String(port), '--gets', String(gets), '--gap', String(gap)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let probeOut = '';
   child.stdout.on('data', (d) => (probeOut += d.toString()));
   const probeDone = new Promise((resolve) => child.once('exit', resolve));
@@ -141,6 +170,7 @@ async function slow() {
   const sortedClose = [...closeMs].sort((a, b) => a - b);
   const late = closeMs.filter((ms) => ms > limitMs).length;
   const got408 = slowConns.filter((c) => c.head.startsWith('HTTP/1.1 408')).length;
+  /** @type {Record<string, number>} */
   const otherHeads = {};
   for (const c of slowConns) {
     if (!c.head.startsWith('HTTP/1.1 408')) {
@@ -153,6 +183,7 @@ async function slow() {
       `max ${sortedClose[sortedClose.length - 1]}; 408 received by ${got408}/${n}${Object.keys(otherHeads).length ? ', others ' + JSON.stringify(otherHeads) : ''}\n`,
   );
 
+  /** @type {{ status: number | string, ms: number }[]} */
   let results = [];
   try {
     results = JSON.parse(probeOut.trim().split('\n').pop() ?? '[]');
@@ -164,6 +195,7 @@ async function slow() {
   const p50 = percentile(lat, 50);
   const p99 = percentile(lat, 99);
   const max = lat[lat.length - 1];
+  /** @type {Record<string, number>} */
   const badStatuses = {};
   for (const r of results) if (r.status !== 200) badStatuses[r.status] = (badStatuses[r.status] ?? 0) + 1;
   process.stdout.write(
@@ -173,15 +205,27 @@ async function slow() {
 
   v.check(connected === n, `${connected}/${n} slow connections opened`);
   v.check(ok.length === gets, `normal client: ${ok.length}/${gets} GETs answered 200`);
-  v.check(lat.length > 0 && p99 < p99Max, `normal client: p99 ${p99?.toFixed(2)} ms < ${p99Max} ms (p50 ${p50?.toFixed(2)} ms)`);
-  v.check(late === 0, `every slow connection closed by the server within ${timeoutS} + 2 s: ${n - late}/${n} (slowest ${sortedClose[sortedClose.length - 1]} ms)`);
+  v.check(
+    lat.length > 0 && p99 < p99Max,
+    `normal client: p99 ${p99?.toFixed(2)} ms < ${p99Max} ms (p50 ${p50?.toFixed(2)} ms)`,
+  );
+  v.check(
+    late === 0,
+    `every slow connection closed by the server within ${timeoutS} + 2 s: ${n - late}/${n} (slowest ${sortedClose[sortedClose.length - 1]} ms)`,
+  );
   v.check(got408 === n, `408 sent to every slow connection (partial head): ${got408}/${n}`);
-  v.check(Boolean(settled), `server descriptors back to ${before.fds} ±2 within 8 s of the last FIN (${snapshot(server.pid).fds}, after ${fdsBackMs} ms)`);
+  v.check(
+    Boolean(settled),
+    `server descriptors back to ${before.fds} ±2 within 8 s of the last FIN (${snapshot(server.pid).fds}, after ${fdsBackMs} ms)`,
+  );
   v.check(server.alive(), 'the server is still running');
   const { stderr } = server.output();
   v.check(!/uncaught exception|fatal/i.test(stderr), 'no uncaught exception in the server log');
   const stopped = await server.stop();
-  v.check(stopped.code === 0, `the server exits 0 on SIGTERM (exit ${stopped.code}${stopped.signal ? ', ' + stopped.signal : ''})`);
+  v.check(
+    stopped.code === 0,
+    `the server exits 0 on SIGTERM (exit ${stopped.code}${stopped.signal ? ', ' + stopped.signal : ''})`,
+  );
   if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
   else process.stdout.write(`slow-clients: kept ${dir}\n`);
   return v.finish({

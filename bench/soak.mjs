@@ -15,7 +15,24 @@
 // Usage: node bench/soak.mjs [--requests 1000000] [--connections 32] [--cgi-share 0.01] [--plateau-pct 15]
 //          [--node-flags FLAG,...] [--main PATH] [--keep]
 import * as fs from 'node:fs';
-import { MIX, Verdict, findMain, freePort, keepAliveLoad, makeSite, mib, nodeFlagsOf, oneGet, parseArgs, rssKiB, runMain, snapshot, startServer, tempDir, waitFor } from './lib.mjs';
+import {
+  MIX,
+  Verdict,
+  findMain,
+  freePort,
+  keepAliveLoad,
+  makeSite,
+  mib,
+  nodeFlagsOf,
+  oneGet,
+  parseArgs,
+  rssKiB,
+  runMain,
+  snapshot,
+  startServer,
+  tempDir,
+  waitFor,
+} from './lib.mjs';
 
 const opts = parseArgs(process.argv.slice(2), {
   requests: '1000000',
@@ -38,12 +55,18 @@ runMain(async () => {
   if (!(total >= 10 && step > 0)) throw new Error('--requests must be at least 10');
   const dir = tempDir('soak');
   const port = await freePort();
-  const server = await startServer({ main, dir, config: makeSite(dir, port, 'keepalive_timeout 30s'), nodeFlags: nodeFlagsOf(opts['node-flags']) });
+  const server = await startServer({
+    main,
+    dir,
+    config: makeSite(dir, port, 'keepalive_timeout 30s'),
+    nodeFlags: nodeFlagsOf(opts['node-flags']),
+  });
   const v = new Verdict('soak');
 
-  for (const kind of Object.keys(MIX)) {
+  for (const kind of /** @type {(keyof typeof MIX)[]} */ (Object.keys(MIX))) {
     const r = await oneGet(port, MIX[kind].path);
-    if (r.status !== MIX[kind].status) throw new Error(`warm-up: ${MIX[kind].path} answered ${r.status}, expected ${MIX[kind].status}`);
+    if (r.status !== MIX[kind].status)
+      throw new Error(`warm-up: ${MIX[kind].path} answered ${r.status}, expected ${MIX[kind].status}`);
   }
   await waitFor(() => snapshot(server.pid).children === 0, 5000);
   const before = snapshot(server.pid);
@@ -52,13 +75,18 @@ runMain(async () => {
       `CGI every ${cgiEvery || 'never'}${opts['node-flags'] ? ', server node flags ' + opts['node-flags'] : ''}; before: RSS ${mib(before.rssKiB)} MiB, ${before.fds} fds, ${before.children} children\n`,
   );
 
+  /** @type {(keyof typeof MIX)[]} */
   const plain = ['static', 'missing', 'listing'];
+  /** @type {(i: number) => import('./lib.mjs').LoadRequest} */
   const pick = (i) => {
     const kind = cgiEvery > 0 && i % cgiEvery === cgiEvery - 1 ? 'cgi' : plain[i % plain.length];
+    if (kind === undefined) throw new Error(`no request kind for request ${i}`);
     return { kind, path: MIX[kind].path };
   };
+  /** @type {{ requests: number, rssKiB: number }[]} */
   const curve = [];
   let last = Date.now();
+  /** @type {(done: number) => void} */
   const onProgress = (done) => {
     if (done % step !== 0) return;
     const now = Date.now();
@@ -69,8 +97,11 @@ runMain(async () => {
     process.stdout.write(`  ${String(done).padStart(8)} requests: RSS ${mib(rss).padStart(6)} MiB  (${rate} req/s)\n`);
   };
   const load = await keepAliveLoad({ port, total, connections: conns, pick, onProgress });
-  process.stdout.write(`soak: ${total} requests in ${(load.ms / 1000).toFixed(1)} s (${Math.round((total * 1000) / load.ms)} req/s), ${load.reconnects} reconnects\n`);
-  for (const [kind, byStatus] of Object.entries(load.counts)) process.stdout.write(`  ${kind.padEnd(8)} ${JSON.stringify(byStatus)}\n`);
+  process.stdout.write(
+    `soak: ${total} requests in ${(load.ms / 1000).toFixed(1)} s (${Math.round((total * 1000) / load.ms)} req/s), ${load.reconnects} reconnects\n`,
+  );
+  for (const [kind, byStatus] of Object.entries(load.counts))
+    process.stdout.write(`  ${kind.padEnd(8)} ${JSON.stringify(byStatus)}\n`);
   for (const e of load.errors.slice(0, 10)) process.stdout.write(`  client error: ${e}\n`);
 
   // The client has closed its connections; the server closes its side and reaps the last CGI child (bounded wait).
@@ -82,16 +113,25 @@ runMain(async () => {
   process.stdout.write(`soak: after: RSS ${mib(after.rssKiB)} MiB, ${after.fds} fds, ${after.children} children\n`);
 
   let unexpected = 0;
+  /** @type {Record<string, { path: string, status: number } | undefined>} */
+  const mixByKind = MIX;
   for (const [kind, byStatus] of Object.entries(load.counts)) {
-    for (const [status, n] of Object.entries(byStatus)) if (status !== String(MIX[kind]?.status)) unexpected += n;
+    for (const [status, n] of Object.entries(byStatus)) if (status !== String(mixByKind[kind]?.status)) unexpected += n;
   }
   const expectCgi = cgiEvery > 0 ? Math.floor(total / cgiEvery) : 0;
+  /** @type {(kind: string) => number} */
   const got = (kind) => Object.values(load.counts[kind] ?? {}).reduce((a, b) => a + b, 0);
-  v.check(unexpected === 0, `every answer as intended (200; 404 for ${MIX.missing.path} only): ${unexpected} unexpected`);
+  v.check(
+    unexpected === 0,
+    `every answer as intended (200; 404 for ${MIX.missing.path} only): ${unexpected} unexpected`,
+  );
   v.check(got('cgi') === expectCgi, `${expectCgi} CGI requests made (${got('cgi')})`);
-  v.check(load.errors.length === 0, `no connection error (${load.errors.length}${load.errors.length > 0 ? ': ' + load.errors[0] : ''})`);
+  v.check(
+    load.errors.length === 0,
+    `no connection error (${load.errors.length}${load.errors.length > 0 ? ': ' + load.errors[0] : ''})`,
+  );
   const at30 = curve[2] ?? { requests: 0.3 * total, rssKiB: NaN };
-  const end = curve.length === 10 ? curve[9] : { requests: total, rssKiB: NaN };
+  const end = (curve.length === 10 ? curve[9] : undefined) ?? { requests: total, rssKiB: NaN };
   const growth = ((end.rssKiB - at30.rssKiB) / at30.rssKiB) * 100;
   v.check(
     end.rssKiB <= at30.rssKiB * (1 + plateauPct / 100),
@@ -103,7 +143,10 @@ runMain(async () => {
   const { stderr } = server.output();
   v.check(!/uncaught exception|fatal/i.test(stderr), 'no uncaught exception in the server log');
   const stopped = await server.stop();
-  v.check(stopped.code === 0, `the server exits 0 on SIGTERM (exit ${stopped.code}${stopped.signal ? ', ' + stopped.signal : ''})`);
+  v.check(
+    stopped.code === 0,
+    `the server exits 0 on SIGTERM (exit ${stopped.code}${stopped.signal ? ', ' + stopped.signal : ''})`,
+  );
   if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
   else process.stdout.write(`soak: kept ${dir}\n`);
   return v.finish({

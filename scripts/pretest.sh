@@ -9,10 +9,21 @@ declare -A NEED=(
   [siege]=siege
   [php-cgi]=php-cgi
   [curl]=curl
+  [openssl]=openssl
   [python3]=python3
   [ps]=procps
+  [ss]=iproute2
   [nginx]=nginx
+  [slowhttptest]=slowhttptest
   [chromium]=chromium
+  [htpasswd]=apache2-utils
+  [redis-server]=redis-server
+  [haproxy]=haproxy
+  [jq]=jq
+  [promtool]=prometheus
+  [testssl]=testssl.sh
+  [systemd-analyze]=systemd
+  [logrotate]=logrotate
 )
 missing=()
 for cmd in "${!NEED[@]}"; do

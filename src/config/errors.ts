@@ -1,5 +1,5 @@
 /**
- * Configuration errors as typed values: each names the file, line and column (DESIGN §3).
+ * Configuration errors as typed values: each names the file, line and column (docs/ARCHITECTURE.md "Configuration").
  */
 import type { SourcePos } from './types.js';
 

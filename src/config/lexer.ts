@@ -1,5 +1,5 @@
 /**
- * Lexer for the configuration language (DESIGN §3): turns the text into words, braces,
+ * Lexer for the configuration language (docs/ARCHITECTURE.md "Configuration"): turns the text into words, braces,
  * `;` and end-of-line tokens, each with its 1-based line and column.
  */
 import { ConfigError } from './errors.js';
@@ -50,7 +50,7 @@ export function tokenize(text: string, file: string): LexResult {
   };
 
   while (i < text.length) {
-    const c = text[i] as string;
+    const c = text.charAt(i);
     if (c === '\n') {
       push('eol', '\n', here());
       i += 1;
@@ -64,20 +64,22 @@ export function tokenize(text: string, file: string): LexResult {
     } else if (c === '{' || c === '}' || c === ';') {
       push(c, c, here());
       advance();
-    } else if (c === '"') {
+    } else if (c === '"' || c === "'") {
+      // Either quote, as in NGINX (log_format is usually written in single quotes around double ones).
+      const q = c;
       const start = here();
       advance();
       let value = '';
       let closed = false;
       while (i < text.length && text[i] !== '\n') {
-        const d = text[i] as string;
-        if (d === '"') {
+        const d = text.charAt(i);
+        if (d === q) {
           closed = true;
           advance();
           break;
         }
-        if (d === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) {
-          value += text[i + 1];
+        if (d === '\\' && (text[i + 1] === q || text[i + 1] === '\\')) {
+          value += text.charAt(i + 1);
           advance();
           advance();
           continue;
@@ -85,15 +87,15 @@ export function tokenize(text: string, file: string): LexResult {
         value += advance();
       }
       if (!closed) {
-        errors.push(new ConfigError(start, 'unterminated quoted string: expected a closing " on the same line'));
-      } else if (i < text.length && !WORD_END.has(text[i] as string)) {
+        errors.push(new ConfigError(start, `unterminated quoted string: expected a closing ${q} on the same line`));
+      } else if (i < text.length && !WORD_END.has(text.charAt(i))) {
         errors.push(new ConfigError(here(), 'expected a space after the closing quote'));
       }
       push('word', value, start, true);
     } else {
       const start = here();
       const from = i;
-      while (i < text.length && !WORD_END.has(text[i] as string)) {
+      while (i < text.length && !WORD_END.has(text.charAt(i))) {
         if (text[i] === '"') {
           errors.push(new ConfigError(here(), 'unexpected " inside a word: quote the whole value instead'));
         }

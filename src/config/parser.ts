@@ -1,5 +1,5 @@
 /**
- * Recursive-descent parser for the configuration language (DESIGN §3): tokens → an untyped
+ * Recursive-descent parser for the configuration language (docs/ARCHITECTURE.md "Configuration"): tokens → an untyped
  * tree of directives with positions. It knows nothing about which directives exist; that is
  * validate.ts's job.
  */
@@ -11,6 +11,8 @@ import type { SourcePos } from './types.js';
 export interface ArgNode {
   readonly value: string;
   readonly pos: SourcePos;
+  /** Written in quotes: the value starts one column after `pos`. */
+  readonly quoted?: boolean;
 }
 
 /** A `{ ... }` body; `close` is null when the file ended before its `}`. */
@@ -51,7 +53,9 @@ export function parseTokens(tokens: readonly Token[]): ParseResult {
     suspect: { owner: string; pos: SourcePos } | null;
   } = { innermost: null, outermost: null, suspect: null };
 
-  const peek = (): Token => tokens[Math.min(i, tokens.length - 1)] as Token;
+  // tokenize() always ends the list with an eof token; the fallback only satisfies the type.
+  const last: Token = tokens.at(-1) ?? { kind: 'eof', value: '', quoted: false, pos: { file: '', line: 1, col: 1 } };
+  const peek = (): Token => tokens[Math.min(i, tokens.length - 1)] ?? last;
   const next = (): Token => {
     const t = peek();
     if (i < tokens.length - 1) i += 1;
@@ -113,7 +117,7 @@ export function parseTokens(tokens: readonly Token[]): ParseResult {
     const args: ArgNode[] = [];
     while (peek().kind === 'word') {
       const t = next();
-      args.push({ value: t.value, pos: t.pos });
+      args.push(t.quoted ? { value: t.value, pos: t.pos, quoted: true } : { value: t.value, pos: t.pos });
     }
     let block: BlockNode | null = null;
     const t = peek();

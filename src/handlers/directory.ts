@@ -1,20 +1,17 @@
 /**
- * Directory listings (DESIGN §6): sorted, HTML-escaped, link-encoded, with size and modification time.
+ * Directory listings (docs/ARCHITECTURE.md "Handlers"): sorted, HTML-escaped, link-encoded, with size and modification time.
  */
 import * as fs from 'node:fs';
 import { bytesResponse, type Response } from '../http/response.js';
+import { escapeHtml } from '../lib/html.js';
 import { encodePath } from '../router/path.js';
 import { fsErrorResponse } from './confine.js';
 import { dirVersion } from './stat-cache.js';
 import type { Exchange } from './exchange.js';
+import { isTemporaryUpload } from './upload-store.js';
 
 /** Most entries shown: a listing is one bounded piece of synchronous work. */
 const MAX_ENTRIES = 10_000;
-
-/** Escapes text for HTML content and attribute values. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
-}
 
 /** Human-readable size, as NGINX's autoindex_exact_size off shows it. */
 export function formatSize(n: number): string {
@@ -40,12 +37,13 @@ interface Entry {
   readonly mtimeMs: number;
 }
 
-/** Reads a directory's entries (hidden dot-files and in-progress uploads left out), directories first, by name. */
-export function readEntries(dir: string): Entry[] {
+/** Reads a directory's entries, directories first, by name. Uploads in progress are never shown; other
+ *  dot-files only with `dotfiles`. */
+export function readEntries(dir: string, dotfiles = false): Entry[] {
   const out: Entry[] = [];
   const names = fs.readdirSync(dir);
   for (const name of names) {
-    if (name.startsWith('.')) continue;
+    if (name.startsWith('.') && (!dotfiles || isTemporaryUpload(name))) continue;
     if (out.length >= MAX_ENTRIES) break;
     const st = fs.statSync(dir + '/' + name, { throwIfNoEntry: false });
     if (st === undefined) continue;
@@ -59,15 +57,16 @@ export function readEntries(dir: string): Entry[] {
 const listings = new Map<string, { readonly version: string; readonly html: Buffer }>();
 const MAX_LISTINGS = 256;
 
-/** The HTML listing of `dir`, whose URL is `ex.path` (ending in "/"). */
-export function listDirectory(ex: Exchange, dir: string): Response {
-  const key = dir + '\0' + ex.path;
-  const version = dirVersion(dir);
+/** The HTML listing of `dir` (under the location's `root`), whose URL is `ex.path` (ending in "/"). */
+export function listDirectory(ex: Exchange, root: string, dir: string): Response {
+  const dotfiles = ex.location?.dotfiles === true;
+  const key = dir + '\0' + ex.path + (dotfiles ? '\0.' : '');
+  const version = dirVersion(dir, root);
   const hit = listings.get(key);
   if (hit !== undefined && version !== null && hit.version === version) {
     return bytesResponse(200, 'text/html; charset=utf-8', hit.html);
   }
-  const html = renderListing(ex, dir);
+  const html = renderListing(ex, dir, dotfiles);
   if (!Buffer.isBuffer(html)) return html;
   if (version !== null) {
     if (listings.size >= MAX_LISTINGS) listings.clear();
@@ -77,10 +76,10 @@ export function listDirectory(ex: Exchange, dir: string): Response {
 }
 
 /** Reads and renders a listing: the HTML bytes, or the error response when the directory cannot be read. */
-function renderListing(ex: Exchange, dir: string): Buffer | Response {
+function renderListing(ex: Exchange, dir: string, dotfiles: boolean): Buffer | Response {
   let entries: Entry[];
   try {
-    entries = readEntries(dir);
+    entries = readEntries(dir, dotfiles);
   } catch (err) {
     return fsErrorResponse(ex, 'readdir', dir, err);
   }

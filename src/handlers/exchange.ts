@@ -1,6 +1,9 @@
 /**
- * The contract between a connection and the handlers: handlers see an Exchange, never a socket.
+ * The contract between a connection and the handlers (docs/ARCHITECTURE.md "Exchanges"): handlers see an
+ * Exchange, never a socket; they answer through respond(), read a body by returning a BodyReceiver, and reach the
+ * operating system only through the launcher and the sweep's timers.
  */
+import type { Dialer, Launcher } from '../server/transport.js';
 import type { LocationConfig, ServerConfig } from '../config/types.js';
 import type { RequestHead } from '../http/request.js';
 import type { Response } from '../http/response.js';
@@ -15,10 +18,19 @@ export interface Exchange {
   readonly location: LocationConfig | null;
   /** The percent-decoded, dot-segment-free path. */
   readonly path: string;
+  /** The client's address and port: set_real_ip_from's when the peer is trusted, else the peer's. */
   readonly remoteAddress: string;
+  /** 0 when a realip header named no port (nginx's `$remote_port` is then empty). */
   readonly remotePort: number;
+  /** The connection's own peer ($realip_remote_addr, $realip_remote_port). */
+  readonly peerAddress: string;
+  readonly peerPort: number;
   readonly localAddress: string;
   readonly localPort: number;
+  /** The request came over TLS (docs/ARCHITECTURE.md "TLS"). */
+  readonly secure: boolean;
+  /** The user auth_basic let in (REMOTE_USER, `$remote_user`); null when none. */
+  readonly remoteUser: string | null;
   /** Sends the answer; the first call wins, later calls are ignored. */
   respond(res: Response): void;
   /** Reads more of the request body after a BodyReceiver returned false from data(). */
@@ -26,8 +38,8 @@ export interface Exchange {
   /** Writes a line to the server's error log. */
   logError(message: string): void;
   /**
-   * The client's session when the location has `session on` (DESIGN §7): the one named by its `sid` cookie, or a
-   * new one whose cookie the response will set. Null when sessions are off for this location.
+   * The client's session when the location has `session on` (docs/ARCHITECTURE.md "Sessions"): the one named by its `sid` cookie, or a
+   * fresh one, stored (and its cookie set) only once data is written into it. Null when sessions are off here.
    */
   session(): Session | null;
   /** Stores new session data (URL-encoded form string); false when it is over the size cap and was not stored. */
@@ -36,6 +48,18 @@ export interface Exchange {
   endSession(): void;
   /** Registers `fn`, called once if the connection closes before a response was written (the client left). */
   onAbandon(fn: () => void): void;
+  /**
+   * Serves this request again, internally, as a GET (HEAD stays HEAD) of `target`, a local path with an optional
+   * query (RFC 3875 §6.2.2's local redirect): the original headers minus the body's, the answer from wherever it
+   * lands. After 10 in a row the answer is 500.
+   */
+  reroute(target: string): void;
+  /** Runs `fn` on the first tick of the timeout sweep at or after `at` (ms since epoch); returns its cancel. */
+  timer(at: number, fn: () => void): () => void;
+  /** Starts child processes (CGI scripts). */
+  readonly launcher: Launcher;
+  /** Opens connections to upstreams (the proxy, FastCGI). */
+  readonly dialer: Dialer;
 }
 
 /** Receives a request body, already de-chunked. Returned by a handler that wants the body. */
@@ -48,5 +72,14 @@ export interface BodyReceiver {
   abort(): void;
 }
 
-/** A handler starts on a request head; it returns a receiver for the body, or null to have the body discarded. */
-export type Handler = (ex: Exchange) => BodyReceiver | null;
+/** What the router resolved for a file handler: the location's root, and the request path mapped under it. */
+export interface FileTarget {
+  readonly root: string;
+  readonly file: string;
+}
+
+/**
+ * A handler starts on a request head and what the router resolved for it; it answers through the exchange (at
+ * once or later), and returns a receiver for the request body, or null to have the body discarded.
+ */
+export type Handler<T> = (ex: Exchange, target: T) => BodyReceiver | null;

@@ -2,10 +2,7 @@
  * `redirect URL` locations and trailing-slash redirects: 301 with Location (RFC 9110 §15.4.2).
  */
 import { bytesResponse, headerLine, type Response } from '../http/response.js';
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import { escapeHtml } from '../lib/html.js';
 
 /** A redirect response to `location` with a tiny HTML body, as NGINX sends. */
 export function redirectResponse(status: 301 | 302 | 303 | 307 | 308, location: string): Response {

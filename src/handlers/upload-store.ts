@@ -1,8 +1,8 @@
 /**
- * The upload file store (DESIGN §6 "Uploads"): safe file names, and files written under a
+ * The upload file store (docs/ARCHITECTURE.md "Uploads"): safe file names, and files written under a
  * temporary dot-name that appear under their final name only once complete.
  *
- * All file work is synchronous (DESIGN §2); the caller writes bounded chunks. Errors from the
+ * All file work is synchronous (docs/ARCHITECTURE.md "File I/O"); the caller writes bounded chunks. Errors from the
  * file system (ENOSPC, EACCES, ...) are thrown as NodeJS.ErrnoException by create(), write()
  * and commit(): the caller answers 500 and calls abort(). This is the one place in the
  * project where throwing is the interface.
@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { errnoCode } from '../lib/errno.js';
 
 /** Longest file name most file systems accept (NAME_MAX), in UTF-8 bytes. */
 const MAX_NAME_BYTES = 255;
@@ -47,20 +48,35 @@ function fitName(stem: string, ext: string, maxBytes: number): string {
   return truncateUtf8(stem, maxBytes - extBytes) + ext;
 }
 
+/** Control characters (C0, DEL, C1) and the bidirectional controls that can make a listed name read as another
+ *  (U+061C, U+200E-F, U+202A-E, U+2066-9: "photo\u202Egpj.exe" shows as "photoexe.jpg"). */
+const UNSAFE_CHARS = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** The prefix and suffix of an upload in progress (a dot-file, so listings and the router hide it). */
+const TEMP_PREFIX = '.upload-';
+const TEMP_SUFFIX = '.part';
+
+/** True for the base name of an upload still being written: never served, listed or deleted. */
+export function isTemporaryUpload(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX);
+}
+
 /**
- * A client-supplied file name reduced to a safe base name: path up to the last / or \ removed,
- * control characters (0x00-0x1F, 0x7F) removed, trimmed, at most 255 UTF-8 bytes (the
- * extension kept); null when nothing usable remains ("", ".", "..").
+ * A client-supplied file name reduced to a safe base name: what follows the last "/" or "\\" (so
+ * "C:\\Users\\me\\photo.jpg" is "photo.jpg" and "..\\..\\x.txt" is "x.txt"), without control or bidi characters,
+ * trimmed, without leading dots (no hidden file, nothing the server's temporary names could match), at most 255
+ * UTF-8 bytes with the extension kept; null when nothing usable remains.
  */
 export function sanitizeFilename(raw: string): string | null {
   const base = raw.slice(Math.max(raw.lastIndexOf('/'), raw.lastIndexOf('\\')) + 1);
-  // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\x00-\x1f\x7f]/g, '').trim();
-  if (clean === '' || clean === '.' || clean === '..') return null;
+  const clean = base
+    .replace(UNSAFE_CHARS, '')
+    .trim()
+    .replace(/^[.\s]+/, '');
+  if (clean === '') return null;
   const [stem, ext] = splitExt(clean);
   const fitted = fitName(stem, ext, MAX_NAME_BYTES).trim();
-  if (fitted === '' || fitted === '.' || fitted === '..') return null;
-  return fitted;
+  return fitted === '' ? null : fitted;
 }
 
 /** `name` with `-n` before its extension, shortened so the result fits in NAME_MAX. */
@@ -75,10 +91,6 @@ function errnoError(code: string, message: string): NodeJS.ErrnoException {
   const e: NodeJS.ErrnoException = new Error(`${code}: ${message}`);
   e.code = code;
   return e;
-}
-
-function isErrno(e: unknown, code: string): boolean {
-  return e instanceof Error && (e as NodeJS.ErrnoException).code === code;
 }
 
 /**
@@ -105,7 +117,7 @@ export class PendingFile {
    */
   static create(dir: string, name: string): PendingFile {
     if (sanitizeFilename(name) !== name) throw errnoError('EINVAL', `not a safe file name: ${JSON.stringify(name)}`);
-    const tmp = path.join(dir, `.upload-${randomBytes(8).toString('hex')}.part`);
+    const tmp = path.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}${TEMP_SUFFIX}`);
     // 'wx': O_EXCL, so an existing file (or a planted symlink) is never opened.
     const fd = fs.openSync(tmp, 'wx', 0o644);
     return new PendingFile(dir, name, tmp, fd);
@@ -143,7 +155,7 @@ export class PendingFile {
       try {
         fs.linkSync(this.tmpPath, path.join(this.dir, candidate));
       } catch (e) {
-        if (isErrno(e, 'EEXIST')) continue;
+        if (errnoCode(e) === 'EEXIST') continue;
         throw e;
       }
       this.finished = true;

@@ -1,5 +1,5 @@
 /**
- * Uploads (DESIGN §6): a multipart/form-data POST stores each file part in the directory the URL names; any other
+ * Uploads (docs/ARCHITECTURE.md "Handlers"): a multipart/form-data POST stores each file part in the directory the URL names; any other
  * POST body is stored as the file the URL names. Bytes go to disk as they arrive (bounded memory), under a
  * temporary name that becomes the real one only when the body is complete: an aborted upload leaves nothing.
  */
@@ -8,28 +8,68 @@ import * as path from 'node:path';
 import { boundaryOf, isFormData, MultipartParser, type MultipartSink, type PartInfo } from '../http/multipart.js';
 import { bytesResponse, headerLine } from '../http/response.js';
 import { encodePath } from '../router/path.js';
-import { escapeHtml } from './directory.js';
+import { escapeHtml } from '../lib/html.js';
 import { errorResponse } from './error-page.js';
-import type { BodyReceiver, Exchange } from './exchange.js';
-import { fsErrorResponse, insideRoot } from './confine.js';
+import type { BodyReceiver, Exchange, FileTarget } from './exchange.js';
+import { refuseUnconfined, statusForFsError } from './confine.js';
+import { errnoCode } from '../lib/errno.js';
 import { forget } from './stat-cache.js';
 import { PendingFile, sanitizeFilename } from './upload-store.js';
 
 /** The 201 answer listing what was stored, with Location naming the first file. */
 function created(ex: Exchange, dirUrl: string, names: readonly string[]): void {
   const urls = names.map((n) => encodePath(dirUrl + n));
-  const items = names.map((n, i) => `<li><a href="${escapeHtml(urls[i]!)}">${escapeHtml(n)}</a></li>`).join('\n');
+  const items = names
+    .map((n) => `<li><a href="${escapeHtml(encodePath(dirUrl + n))}">${escapeHtml(n)}</a></li>`)
+    .join('\n');
   const html =
     `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>201 Created</title></head><body>` +
     `<h1>Stored ${names.length} file${names.length === 1 ? '' : 's'}</h1>\n<ul>\n${items}\n</ul>` +
     `<p><a href="${escapeHtml(encodePath(dirUrl))}">Back to ${escapeHtml(dirUrl)}</a></p></body></html>\n`;
-  ex.respond(bytesResponse(201, 'text/html; charset=utf-8', Buffer.from(html), headerLine('Location', urls[0] ?? encodePath(dirUrl))));
+  ex.respond(
+    bytesResponse(
+      201,
+      'text/html; charset=utf-8',
+      Buffer.from(html),
+      headerLine('Location', urls[0] ?? encodePath(dirUrl)),
+    ),
+  );
 }
 
-/** Answers a failure while storing (logged unless it is a plain "not found"). */
-function storageFailed(ex: Exchange, err: unknown): void {
-  ex.respond(fsErrorResponse(ex, 'store', ex.path, err));
+/**
+ * The status for a filesystem error while storing: a name too long for the filesystem is the client's (400), a
+ * full disk or quota is 507 (RFC 4918 §11.5), no free name 409; the rest as for reads (404, 403, 500).
+ */
+export function uploadStatusFor(err: unknown): number {
+  switch (errnoCode(err)) {
+    case 'ENAMETOOLONG':
+      return 400;
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 507;
+    case 'EEXIST':
+      return 409;
+    case 'EROFS':
+      return 403;
+    default:
+      return statusForFsError(err);
+  }
 }
+
+/** Answers a failure while storing: mapped here, logged unless it is the client's own (a missing directory, a
+ *  name too long). Never a stack trace in the response. */
+function storageFailed(ex: Exchange, err: unknown): void {
+  const status = uploadStatusFor(err);
+  const code = errnoCode(err);
+  if (status !== 400 && code !== 'ENOENT' && code !== 'ENOTDIR') {
+    ex.logError(`store "${ex.path}" failed (${code || String(err)}) for ${ex.head.method} ${ex.head.target}`);
+  }
+  const detail = status === 400 ? 'The file name is too long for the filesystem.' : '';
+  ex.respond(errorResponse(ex.server, status, { detail }));
+}
+
+/** Thrown from partBegin (out of the parser's write) for a part whose file name sanitises to nothing. */
+class UnusableName extends Error {}
 
 /** Receives a multipart body: one PendingFile per file part, committed together at the end. */
 class MultipartUpload implements BodyReceiver, MultipartSink {
@@ -48,9 +88,10 @@ class MultipartUpload implements BodyReceiver, MultipartSink {
   }
 
   partBegin(info: PartInfo): void {
-    if (info.filename === null) return; // a plain form field: not stored
+    // A plain form field, or a file input left empty (browsers send filename=""): nothing to store.
+    if (info.filename === null || info.filename === '') return;
     const name = sanitizeFilename(info.filename);
-    if (name === null) return; // an empty file input, or a name with nothing usable left
+    if (name === null) throw new UnusableName(info.filename);
     this.current = PendingFile.create(this.dir, name);
   }
 
@@ -68,10 +109,22 @@ class MultipartUpload implements BodyReceiver, MultipartSink {
     try {
       this.parser.write(chunk);
     } catch (err) {
-      this.fail(() => storageFailed(this.ex, err));
+      if (err instanceof UnusableName) {
+        const detail = 'A file name has nothing usable left once path, control and leading-dot characters are removed.';
+        this.discardAll(() => {
+          this.ex.respond(errorResponse(this.ex.server, 400, { detail }));
+        });
+      } else {
+        this.discardAll(() => {
+          storageFailed(this.ex, err);
+        });
+      }
       return true;
     }
-    if (this.parser.error !== null) this.fail(() => this.ex.respond(errorResponse(this.ex.server, 400)));
+    if (this.parser.error !== null)
+      this.discardAll(() => {
+        this.ex.respond(errorResponse(this.ex.server, 400));
+      });
     return true;
   }
 
@@ -79,11 +132,15 @@ class MultipartUpload implements BodyReceiver, MultipartSink {
     if (this.failed) return;
     this.parser.end();
     if (this.parser.error !== null || !this.parser.done) {
-      this.fail(() => this.ex.respond(errorResponse(this.ex.server, 400)));
+      this.discardAll(() => {
+        this.ex.respond(errorResponse(this.ex.server, 400));
+      });
       return;
     }
     if (this.done.length === 0) {
-      this.fail(() => this.ex.respond(errorResponse(this.ex.server, 400)));
+      this.discardAll(() => {
+        this.ex.respond(errorResponse(this.ex.server, 400));
+      });
       return;
     }
     const names: string[] = [];
@@ -94,18 +151,20 @@ class MultipartUpload implements BodyReceiver, MultipartSink {
         names.push(name);
       }
     } catch (err) {
-      this.fail(() => storageFailed(this.ex, err));
+      this.discardAll(() => {
+        storageFailed(this.ex, err);
+      });
       return;
     }
     created(this.ex, this.dirUrl, names);
   }
 
   abort(): void {
-    this.fail(null);
+    this.discardAll(null);
   }
 
   /** Discards every file of this upload (committed ones too: the upload is all or nothing), then answers. */
-  private fail(answer: (() => void) | null): void {
+  private discardAll(answer: (() => void) | null): void {
     if (this.failed) return;
     this.failed = true;
     this.current?.abort();
@@ -158,14 +217,15 @@ class RawUpload implements BodyReceiver {
 }
 
 /** Starts an upload for a POST to `fsPath` (the URL mapped under the location's root). */
-export function serveUpload(ex: Exchange, root: string, fsPath: string): BodyReceiver | null {
+export function serveUpload(ex: Exchange, target: FileTarget): BodyReceiver | null {
+  const { root, file: fsPath } = target;
   const ct = ex.head.headers.get('content-type') ?? '';
-  const st = fs.statSync(fsPath, { throwIfNoEntry: false });
   try {
+    const st = fs.statSync(fsPath, { throwIfNoEntry: false });
     if (isFormData(ct)) {
       const boundary = boundaryOf(ct);
       if (boundary === null) {
-        ex.respond(errorResponse(ex.server, 400));
+        ex.respond(errorResponse(ex.server, 400, { detail: 'The multipart/form-data body has no valid boundary.' }));
         return null;
       }
       if (st === undefined || !st.isDirectory()) {
@@ -173,25 +233,31 @@ export function serveUpload(ex: Exchange, root: string, fsPath: string): BodyRec
         return null;
       }
       // The URL is confined lexically; a symlinked directory on the way must not lead out of the root.
-      if (!insideRoot(root, fsPath)) {
-        ex.respond(errorResponse(ex.server, 404));
+      const refused = refuseUnconfined(ex, root, fsPath);
+      if (refused !== null) {
+        ex.respond(refused);
         return null;
       }
       const dirUrl = ex.path.endsWith('/') ? ex.path : ex.path + '/';
       return new MultipartUpload(ex, fsPath, dirUrl, boundary);
     }
     if (st?.isDirectory() === true || ex.path.endsWith('/')) {
-      // A raw body needs a file name, and the URL names a directory.
-      ex.respond(errorResponse(ex.server, st === undefined ? 404 : 400));
+      // A raw body needs a file name, and the URL names a directory: only a form can say what to call the files.
+      if (st === undefined) ex.respond(errorResponse(ex.server, 404));
+      else
+        ex.respond(
+          errorResponse(ex.server, 415, { detail: 'A POST to a directory needs a multipart/form-data body.' }),
+        );
       return null;
     }
     const name = sanitizeFilename(path.basename(fsPath));
-    if (name === null) {
-      ex.respond(errorResponse(ex.server, 400));
+    if (name === null || name !== path.basename(fsPath)) {
+      ex.respond(errorResponse(ex.server, 400, { detail: 'The file name in the URL is not one this server stores.' }));
       return null;
     }
-    if (!insideRoot(root, path.dirname(fsPath))) {
-      ex.respond(errorResponse(ex.server, 404));
+    const refused = refuseUnconfined(ex, root, path.dirname(fsPath));
+    if (refused !== null) {
+      ex.respond(refused);
       return null;
     }
     const file = PendingFile.create(path.dirname(fsPath), name);

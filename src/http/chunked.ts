@@ -3,16 +3,8 @@
  * framing; chunk data is handed out as subarrays of the input, never copied. Works for any split of the input.
  */
 import type { ParseError } from './request.js';
-import {
-  FIELD_VALUE,
-  HEX,
-  TCHAR,
-  fieldLineError,
-  fieldScan,
-  latin1,
-  lowerName,
-  scanFieldLine,
-} from './request-parser.js';
+import { CR, FIELD_VALUE, HEX, HT, LF, SP, TCHAR } from './abnf.js';
+import { fieldLineError, fieldScan, latin1, lowerName, scanFieldLine } from './request-parser.js';
 
 /** Bounds of the decoder: trailer section bytes, and bytes of one chunk-size line (extensions included). */
 export interface ChunkedLimits {
@@ -20,16 +12,13 @@ export interface ChunkedLimits {
   readonly maxLineBytes?: number;
 }
 
-const HT = 0x09;
-const LF = 0x0a;
-const CR = 0x0d;
-const SP = 0x20;
 const DQUOTE = 0x22;
 const SEMI = 0x3b;
 const EQUALS = 0x3d;
 const BACKSLASH = 0x5c;
 
-/** At most 15 hex digits: 2^60 is beyond any body we accept, and bounds the arithmetic. */
+/** At most 15 significant hex digits: 2^60 is beyond any body we accept, and bounds the arithmetic. Leading
+ *  zeros are valid (1*HEXDIG, RFC 9112 §7.1) and do not count; the line limit bounds how many may come. */
 const MAX_SIZE_DIGITS = 15;
 
 // States. chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF;
@@ -52,12 +41,52 @@ const S_TRAILER = 14; // inside the trailer section, between or within lines
 const S_DONE = 15;
 const S_ERROR = 16;
 
-/** Trailer fields that would change framing or routing after the fact (request smuggling, RFC 9110 §6.5.1). */
-const FORBIDDEN_TRAILERS: ReadonlySet<string> = new Set([
+/**
+ * Fields a sender may not put in a trailer (RFC 9110 §6.5.1): framing, routing, request modifiers,
+ * authentication, response control and content metadata. They are dropped, never merged (and so can neither
+ * re-frame the message nor reroute it); the request itself stays valid.
+ */
+export const PROHIBITED_TRAILERS: ReadonlySet<string> = new Set([
+  // message framing and routing
   'transfer-encoding',
   'content-length',
   'host',
+  'trailer',
+  'te',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  // request modifiers: controls, conditionals, range
+  'cache-control',
+  'expect',
+  'max-forwards',
+  'pragma',
+  'range',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'if-range',
+  // authentication, cookies
+  'authorization',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'www-authenticate',
+  'cookie',
+  'set-cookie',
+  // response control and content metadata
+  'age',
+  'date',
+  'expires',
+  'location',
+  'retry-after',
+  'vary',
+  'warning',
+  'content-encoding',
   'content-type',
+  'content-range',
+  'content-language',
+  'content-location',
 ]);
 
 function bad(reason: string): ParseError {
@@ -73,7 +102,6 @@ const E_DATA_END = bad('chunk data not followed by CRLF');
 const E_TRAILER_TOO_LARGE = bad('trailer section too large');
 const E_TRAILER_BARE_LF = bad('bare LF in trailer section');
 const E_TRAILER_BARE_CR = bad('bare CR in trailer section');
-const E_TRAILER_FORBIDDEN = bad('forbidden field in trailer section');
 
 /** qdtext / quoted-pair bytes of RFC 9110 §5.6.4: HTAB, SP, VCHAR, obs-text ('"' and '\' handled apart). */
 const QUOTED = FIELD_VALUE;
@@ -84,7 +112,9 @@ export class ChunkedDecoder {
   private readonly maxLineBytes: number;
   private state = S_SIZE;
   private size = 0;
+  /** Significant digits of the chunk size so far (leading zeros skipped). */
   private digits = 0;
+  private sawDigit = false;
   private lineBytes = 0;
   private remaining = 0;
   private trailerLine = '';
@@ -146,30 +176,32 @@ export class ChunkedDecoder {
         if (state === S_DONE || state === S_ERROR) return i;
         continue;
       }
-      const c = buf[i];
-      if (state < S_SIZE_LF && ++this.lineBytes > this.maxLineBytes) return this.fail(E_LINE_TOO_LONG, i);
+      const c = buf[i] ?? 0; // i < end: always a byte
+      if (state < S_SIZE_LF && ++this.lineBytes > this.maxLineBytes) return this.reject(E_LINE_TOO_LONG, i);
       switch (state) {
         case S_SIZE: {
-          const h = HEX[c];
+          const h = HEX[c] ?? 255;
           if (h !== 255) {
-            if (++this.digits > MAX_SIZE_DIGITS) return this.fail(E_SIZE_TOO_BIG, i);
+            this.sawDigit = true;
+            if (h === 0 && this.digits === 0) break; // a leading zero
+            if (++this.digits > MAX_SIZE_DIGITS) return this.reject(E_SIZE_TOO_BIG, i);
             this.size = this.size * 16 + h;
             break;
           }
-          if (this.digits === 0) return this.fail(E_SIZE, i);
+          if (!this.sawDigit) return this.reject(E_SIZE, i);
           if (c === CR) state = S_SIZE_LF;
           else if (c === SEMI) state = S_EXT_PRE_NAME;
           else if (c === SP || c === HT) state = S_EXT_WS;
-          else return this.fail(E_SIZE, i);
+          else return this.reject(E_SIZE, i);
           break;
         }
         case S_EXT_WS:
           if (c === SEMI) state = S_EXT_PRE_NAME;
-          else if (c !== SP && c !== HT) return this.fail(E_EXT, i);
+          else if (c !== SP && c !== HT) return this.reject(E_EXT, i);
           break;
         case S_EXT_PRE_NAME:
           if (TCHAR[c] === 1) state = S_EXT_NAME;
-          else if (c !== SP && c !== HT) return this.fail(E_EXT, i);
+          else if (c !== SP && c !== HT) return this.reject(E_EXT, i);
           break;
         case S_EXT_NAME:
           if (TCHAR[c] === 1) break;
@@ -177,43 +209,43 @@ export class ChunkedDecoder {
           else if (c === SEMI) state = S_EXT_PRE_NAME;
           else if (c === CR) state = S_SIZE_LF;
           else if (c === SP || c === HT) state = S_EXT_POST_NAME;
-          else return this.fail(E_EXT, i);
+          else return this.reject(E_EXT, i);
           break;
         case S_EXT_POST_NAME:
           if (c === EQUALS) state = S_EXT_PRE_VALUE;
           else if (c === SEMI) state = S_EXT_PRE_NAME;
-          else if (c !== SP && c !== HT) return this.fail(E_EXT, i);
+          else if (c !== SP && c !== HT) return this.reject(E_EXT, i);
           break;
         case S_EXT_PRE_VALUE:
           if (TCHAR[c] === 1) state = S_EXT_TOKEN;
           else if (c === DQUOTE) state = S_EXT_QUOTED;
-          else if (c !== SP && c !== HT) return this.fail(E_EXT, i);
+          else if (c !== SP && c !== HT) return this.reject(E_EXT, i);
           break;
         case S_EXT_TOKEN:
           if (TCHAR[c] === 1) break;
           if (c === SEMI) state = S_EXT_PRE_NAME;
           else if (c === CR) state = S_SIZE_LF;
           else if (c === SP || c === HT) state = S_EXT_WS;
-          else return this.fail(E_EXT, i);
+          else return this.reject(E_EXT, i);
           break;
         case S_EXT_QUOTED:
           if (c === DQUOTE) state = S_EXT_AFTER_QUOTED;
           else if (c === BACKSLASH) state = S_EXT_QUOTED_ESCAPE;
-          else if (QUOTED[c] !== 1) return this.fail(E_EXT, i);
+          else if (QUOTED[c] !== 1) return this.reject(E_EXT, i);
           break;
         case S_EXT_QUOTED_ESCAPE:
-          if (QUOTED[c] !== 1) return this.fail(E_EXT, i);
+          if (QUOTED[c] !== 1) return this.reject(E_EXT, i);
           state = S_EXT_QUOTED;
           break;
         case S_EXT_AFTER_QUOTED:
           if (c === SEMI) state = S_EXT_PRE_NAME;
           else if (c === CR) state = S_SIZE_LF;
           else if (c === SP || c === HT) state = S_EXT_WS;
-          else return this.fail(E_EXT, i);
+          else return this.reject(E_EXT, i);
           break;
         case S_SIZE_LF:
-          if (c !== LF) return this.fail(E_LINE_END, i);
-          if (this.size > Number.MAX_SAFE_INTEGER) return this.fail(E_SIZE_TOO_BIG, i);
+          if (c !== LF) return this.reject(E_LINE_END, i);
+          if (this.size > Number.MAX_SAFE_INTEGER) return this.reject(E_SIZE_TOO_BIG, i);
           if (this.size === 0) {
             state = S_TRAILER; // last-chunk: the trailer section follows (§7.1.2)
           } else {
@@ -222,14 +254,15 @@ export class ChunkedDecoder {
           }
           this.size = 0;
           this.digits = 0;
+          this.sawDigit = false;
           this.lineBytes = 0;
           break;
         case S_DATA_CR:
-          if (c !== CR) return this.fail(E_DATA_END, i);
+          if (c !== CR) return this.reject(E_DATA_END, i);
           state = S_DATA_LF;
           break;
         case S_DATA_LF:
-          if (c !== LF) return this.fail(E_DATA_END, i);
+          if (c !== LF) return this.reject(E_DATA_END, i);
           state = S_SIZE;
           break;
       }
@@ -247,7 +280,7 @@ export class ChunkedDecoder {
     // A CR must be followed by LF: judge it as soon as the next byte is here, even across calls.
     const pending = this.trailerLine;
     if (pending.length > 0 && pending.charCodeAt(pending.length - 1) === CR && buf[i] !== LF) {
-      return this.fail(E_TRAILER_BARE_CR, i);
+      return this.reject(E_TRAILER_BARE_CR, i);
     }
     // Look only at bytes within the limit, and fail at the first byte over it, so that the first fault in byte
     // order wins however the input was split (a bare CR beyond the limit must not be seen in one read and not
@@ -258,9 +291,9 @@ export class ChunkedDecoder {
     for (; j < stop; j++) {
       const c = buf[j];
       if (c === LF) break;
-      if (c === CR && j + 1 < end && buf[j + 1] !== LF) return this.fail(E_TRAILER_BARE_CR, j + 1);
+      if (c === CR && j + 1 < end && buf[j + 1] !== LF) return this.reject(E_TRAILER_BARE_CR, j + 1);
     }
-    if (j === stop && stop < end) return this.fail(E_TRAILER_TOO_LARGE, stop);
+    if (j === stop && stop < end) return this.reject(E_TRAILER_TOO_LARGE, stop);
     const complete = j < stop;
     if (complete) j++;
     this.trailerBytes += j - i;
@@ -269,23 +302,23 @@ export class ChunkedDecoder {
     const line = this.trailerLine;
     this.trailerLine = '';
     const n = line.length;
-    if (n < 2 || line.charCodeAt(n - 2) !== CR) return this.fail(E_TRAILER_BARE_LF, j - 1);
+    if (n < 2 || line.charCodeAt(n - 2) !== CR) return this.reject(E_TRAILER_BARE_LF, j - 1);
     if (n === 2) {
       this.state = S_DONE; // the empty line ends the message
       return j;
     }
     // trailer-section = *( field-line CRLF ), the same syntax as header fields (§7.1.2).
     const r = scanFieldLine(Buffer.from(line, 'latin1'), 0);
-    if (r < 0) return this.fail(fieldLineError(r), j - 1);
+    if (r < 0) return this.reject(fieldLineError(r), j - 1);
     const name = lowerName(line.slice(0, fieldScan.nameEnd));
-    if (FORBIDDEN_TRAILERS.has(name)) return this.fail(E_TRAILER_FORBIDDEN, j - 1);
+    if (PROHIBITED_TRAILERS.has(name)) return j;
     const value = line.slice(fieldScan.valueStart, fieldScan.valueEnd);
     const prev = this.fields.get(name);
     this.fields.set(name, prev === undefined ? value : prev + ', ' + value);
     return j;
   }
 
-  private fail(error: ParseError, at: number): number {
+  private reject(error: ParseError, at: number): number {
     this.failure = error;
     this.state = S_ERROR;
     return at;

@@ -67,15 +67,15 @@ function toMs(year: number, monthName: string, day: number, h: number, m: number
 export function parseHttpDate(s: string, nowMs: number = Date.now()): number | null {
   const v = s.replace(/^[ \t]+|[ \t]+$/g, '');
   let m = IMF_FIXDATE.exec(v);
-  if (m) return toMs(Number(m[3]), m[2]!, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+  if (m) return toMs(Number(m[3]), m[2] ?? '', Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
   m = ASCTIME_DATE.exec(v);
-  if (m) return toMs(Number(m[6]), m[1]!, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]));
+  if (m) return toMs(Number(m[6]), m[1] ?? '', Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]));
   m = RFC850_DATE.exec(v);
   if (m) {
     const nowYear = new Date(nowMs).getUTCFullYear();
     let year = nowYear - (nowYear % 100) + Number(m[3]);
     if (year > nowYear + 50) year -= 100;
-    return toMs(year, m[2]!, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+    return toMs(year, m[2] ?? '', Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
   }
   return null;
 }

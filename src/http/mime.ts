@@ -125,7 +125,7 @@ const TYPES: ReadonlyArray<readonly [string, string]> = [
   ['font/ttf', 'ttf'],
 ];
 
-/** Non-`text/*` types that are text and get a charset too (DESIGN §6: UTF-8 is assumed). */
+/** Non-`text/*` types that are text and get a charset too (docs/ARCHITECTURE.md "Handlers": UTF-8 is assumed). */
 const CHARSET_TYPES: ReadonlySet<string> = new Set([
   'application/javascript',
   'application/json',
@@ -143,11 +143,54 @@ export const MIME_TYPES: ReadonlyMap<string, string> = new Map(
 );
 
 /**
- * Content-Type for a file path: the text after the last `.` of the last path segment, looked up
- * case-insensitively (as nginx does: `/.json` has extension `json`); unknown → octet-stream.
+ * The types a location serves files with (README "Routing"): the built-in table with the server's and the
+ * location's `types { }` entries over it, and `default_type` for the rest. Tables are interned by their content
+ * (`mimeTable`), so locations (and reloads) that say the same share one object, and `key` tells caches apart.
  */
-export function contentTypeFor(path: string): string {
+export interface MimeTable {
+  /** Lower-case extension → full Content-Type value (empty after `types { }`, nginx's way to send every file as
+   *  `default_type`). */
+  readonly types: ReadonlyMap<string, string>;
+  /** The Content-Type of a file whose extension is not in `types`. */
+  readonly defaultType: string;
+  /** "" for the built-in table; otherwise unique to this content, for cache keys. */
+  readonly key: string;
+}
+
+/** The built-in table and default: what a location that sets neither `types` nor `default_type` uses. */
+export const DEFAULT_MIME: MimeTable = { types: MIME_TYPES, defaultType: DEFAULT_CONTENT_TYPE, key: '' };
+
+const interned = new Map<string, MimeTable>();
+
+/**
+ * The table of `entries` (extension → bare type, in the order written; later ones win) over `base` (the built-in
+ * table, or none when `clear`: an empty `types { }`), with `defaultType` (bare, or with parameters as written).
+ * Text types get `; charset=utf-8` as the built-in ones do.
+ */
+export function mimeTable(
+  entries: ReadonlyArray<readonly [string, string]>,
+  clear: boolean,
+  defaultType: string,
+): MimeTable {
+  const full = defaultType.includes(';') ? defaultType : withCharset(defaultType);
+  if (!clear && entries.length === 0 && full === DEFAULT_CONTENT_TYPE) return DEFAULT_MIME;
+  const key = `\0${clear ? 'clear' : 'base'}\0${full}\0${entries.map(([e, t]) => `${e}=${t}`).join(' ')}`;
+  const known = interned.get(key);
+  if (known !== undefined) return known;
+  const types = new Map(clear ? [] : MIME_TYPES);
+  for (const [ext, type] of entries) types.set(ext, withCharset(type));
+  const table: MimeTable = { types, defaultType: full, key };
+  if (interned.size >= 1000) interned.clear(); // only reloads make new ones; never let them pile up
+  interned.set(key, table);
+  return table;
+}
+
+/**
+ * Content-Type for a file path: the text after the last `.` of the last path segment, looked up
+ * case-insensitively (as nginx does: `/.json` has extension `json`) in `table`; unknown → its default type.
+ */
+export function contentTypeFor(path: string, table: MimeTable = DEFAULT_MIME): string {
   const dot = path.lastIndexOf('.');
-  if (dot < 0 || dot < path.lastIndexOf('/')) return DEFAULT_CONTENT_TYPE;
-  return MIME_TYPES.get(path.slice(dot + 1).toLowerCase()) ?? DEFAULT_CONTENT_TYPE;
+  if (dot < 0 || dot < path.lastIndexOf('/')) return table.defaultType;
+  return table.types.get(path.slice(dot + 1).toLowerCase()) ?? table.defaultType;
 }

@@ -9,6 +9,8 @@
 
 import { TextDecoder } from 'node:util';
 import type { ParseError } from './request.js';
+import { CR, HT as HTAB, LF, SP, TCHAR } from './abnf.js';
+import { err, ok, type Result } from '../lib/result.js';
 
 /** What a part's headers say about it. */
 export interface PartInfo {
@@ -45,24 +47,9 @@ export interface MultipartLimits {
 const DEFAULT_MAX_PART_HEADER_BYTES = 16 * 1024;
 const DEFAULT_MAX_PARTS = 1000;
 
-const CR = 0x0d;
-const LF = 0x0a;
-const SP = 0x20;
-const HTAB = 0x09;
 const DASH = 0x2d;
 const CRLF = Buffer.from('\r\n', 'latin1');
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
-
-/** RFC 9110 §5.6.2 tchar, as a lookup table over bytes. */
-const TCHAR: Uint8Array = (() => {
-  const t = new Uint8Array(256);
-  const extra = "!#$%&'*+-.^_`|~";
-  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
-  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
-  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
-  for (const ch of extra) t[ch.charCodeAt(0)] = 1;
-  return t;
-})();
 
 function isTcharCode(c: number): boolean {
   return c < 256 && TCHAR[c] === 1;
@@ -76,10 +63,6 @@ function isValidBoundary(b: string): boolean {
 
 function bad(reason: string): ParseError {
   return { status: 400, reason };
-}
-
-function isParseError(v: unknown): v is ParseError {
-  return typeof v === 'object' && v !== null && 'status' in v && 'reason' in v;
 }
 
 /** A cursor over a header value string, for the small grammars below (RFC 9110 §5.6). */
@@ -100,7 +83,12 @@ class Cursor {
     while (!this.atEnd && isTcharCode(this.s.charCodeAt(this.i))) this.i++;
     return this.s.slice(start, this.i);
   }
-  /** quoted-string with quoted-pair unescaping (RFC 9110 §5.6.4); null when malformed. */
+  /**
+   * quoted-string (RFC 9110 §5.6.4); null when malformed. A backslash escapes only `"` and another backslash;
+   * before anything else it is kept, as Go's mime package does: browsers send file names with raw backslashes
+   * (the HTML form encoding escapes only `"`, CR and LF), so `C:\Users\me\a.jpg` keeps the separators that
+   * sanitizing strips its path by.
+   */
   quoted(): string | null {
     if (this.peek() !== '"') return null;
     this.i++;
@@ -115,12 +103,17 @@ class Cursor {
         const n = this.s.charCodeAt(this.i + 1);
         // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
         if (Number.isNaN(n) || (n < 0x20 && n !== HTAB) || n === 0x7f) return null;
-        out += this.s[this.i + 1];
-        this.i += 2;
+        if (n === 0x22 || n === 0x5c) {
+          out += String.fromCharCode(n);
+          this.i += 2;
+          continue;
+        }
+        out += '\\';
+        this.i++;
         continue;
       }
       if ((c < 0x20 && c !== HTAB) || c === 0x7f) return null;
-      out += this.s[this.i];
+      out += String.fromCharCode(c);
       this.i++;
     }
     return null;
@@ -195,7 +188,10 @@ function decodeExtValue(v: string): string | null {
   const m = /^([A-Za-z0-9!#$%&+\-^_`{}~]+)'([A-Za-z0-9-]*)'((?:%[0-9A-Fa-f]{2}|[A-Za-z0-9!#$&+\-.^_`|~])*)$/.exec(v);
   if (m === null) return null;
   const charset = (m[1] ?? '').toLowerCase();
-  const bytes = Buffer.from((m[3] ?? '').replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+  const bytes = Buffer.from(
+    (m[3] ?? '').replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  );
   if (charset === 'utf-8') {
     try {
       return utf8.decode(bytes);
@@ -208,43 +204,43 @@ function decodeExtValue(v: string): string | null {
 }
 
 /** Content-Disposition of a form part (RFC 7578 §4.2, RFC 6266 §4.1): name and filename. */
-function parseDisposition(value: string): { name: string; filename: string | null } | ParseError {
+function parseDisposition(value: string): Result<{ name: string; filename: string | null }, ParseError> {
   const c = new Cursor(value);
   const type = c.token();
-  if (type.toLowerCase() !== 'form-data') return bad('part Content-Disposition is not form-data');
+  if (type.toLowerCase() !== 'form-data') return err(bad('part Content-Disposition is not form-data'));
   const params = new Map<string, string>();
   for (;;) {
     c.skipOws();
     if (c.atEnd) break;
-    if (c.peek() !== ';') return bad('malformed part Content-Disposition');
+    if (c.peek() !== ';') return err(bad('malformed part Content-Disposition'));
     c.i++;
     c.skipOws();
     const pname = c.token().toLowerCase();
     c.skipOws();
-    if (pname.length === 0 || c.peek() !== '=') return bad('malformed part Content-Disposition parameter');
+    if (pname.length === 0 || c.peek() !== '=') return err(bad('malformed part Content-Disposition parameter'));
     c.i++;
     c.skipOws();
     const v = c.value();
-    if (v === null) return bad('malformed part Content-Disposition parameter value');
+    if (v === null) return err(bad('malformed part Content-Disposition parameter value'));
     // RFC 6266 §4.1: parameter names must not repeat.
-    if (params.has(pname)) return bad(`repeated Content-Disposition parameter ${pname}`);
+    if (params.has(pname)) return err(bad(`repeated Content-Disposition parameter ${pname}`));
     params.set(pname, v);
   }
   const name = params.get('name');
-  if (name === undefined) return bad('part Content-Disposition has no name');
+  if (name === undefined) return err(bad('part Content-Disposition has no name'));
   let filename = params.get('filename') ?? null;
   const ext = params.get('filename*');
   if (ext !== undefined) {
     // RFC 6266 §4.3: filename* wins over filename when both are present.
     const decoded = decodeExtValue(ext);
-    if (decoded === null) return bad('malformed filename* parameter');
+    if (decoded === null) return err(bad('malformed filename* parameter'));
     filename = decoded;
   }
-  return { name, filename };
+  return ok({ name, filename });
 }
 
 /** Parses a part header section (field lines joined by CRLF, no final empty line). */
-function parsePartHeaders(block: Buffer): PartInfo | ParseError {
+function parsePartHeaders(block: Buffer): Result<PartInfo, ParseError> {
   const headers = new Map<string, string>();
   let start = 0;
   while (start < block.length) {
@@ -253,11 +249,11 @@ function parsePartHeaders(block: Buffer): PartInfo | ParseError {
     const line = block.subarray(start, end);
     start = end + 2;
     // RFC 9112 §5.2: obs-fold is not accepted in new messages; reject rather than unfold.
-    if (line[0] === SP || line[0] === HTAB) return bad('folded part header line');
+    if (line[0] === SP || line[0] === HTAB) return err(bad('folded part header line'));
     const colon = line.indexOf(0x3a);
-    if (colon <= 0) return bad('malformed part header line');
+    if (colon <= 0) return err(bad('malformed part header line'));
     for (let i = 0; i < colon; i++) {
-      if (!isTcharCode(line[i] ?? 0)) return bad('invalid part header field name');
+      if (!isTcharCode(line[i] ?? 0)) return err(bad('invalid part header field name'));
     }
     let vs = colon + 1;
     let ve = line.length;
@@ -266,24 +262,25 @@ function parsePartHeaders(block: Buffer): PartInfo | ParseError {
     for (let i = vs; i < ve; i++) {
       const b = line[i] ?? 0;
       // RFC 9110 §5.5: CR, LF, NUL and other controls are invalid in field values.
-      if ((b < 0x20 && b !== HTAB) || b === 0x7f) return bad('invalid character in part header value');
+      if ((b < 0x20 && b !== HTAB) || b === 0x7f) return err(bad('invalid character in part header value'));
     }
     const name = line.subarray(0, colon).toString('latin1').toLowerCase();
     const value = decodeHeaderBytes(line.subarray(vs, ve));
     const prev = headers.get(name);
     if (prev !== undefined) {
-      if (name === 'content-disposition' || name === 'content-type') return bad(`repeated part header ${name}`);
+      if (name === 'content-disposition' || name === 'content-type') return err(bad(`repeated part header ${name}`));
       headers.set(name, `${prev}, ${value}`);
     } else {
       headers.set(name, value);
     }
   }
   const cd = headers.get('content-disposition');
-  if (cd === undefined) return bad('part without Content-Disposition');
+  if (cd === undefined) return err(bad('part without Content-Disposition'));
   const disp = parseDisposition(cd);
-  if (isParseError(disp)) return disp;
+  if (!disp.ok) return disp;
+  const { name, filename } = disp.value;
   const ct = headers.get('content-type');
-  return { name: disp.name, filename: disp.filename, contentType: ct === undefined || ct === '' ? null : ct, headers };
+  return ok({ name, filename, contentType: ct === undefined || ct === '' ? null : ct, headers });
 }
 
 // Parser states.
@@ -333,7 +330,7 @@ export class MultipartParser {
     // RFC 2046 §5.1.1: the first delimiter may open the body without a preceding CRLF.
     CRLF.copy(this.carry, 0);
     this.carryLen = 2;
-    if (!isValidBoundary(boundary)) this.fail('invalid multipart boundary');
+    if (!isValidBoundary(boundary)) this.reject('invalid multipart boundary');
   }
 
   /** The reason the body was rejected (always status 400), or null. */
@@ -360,10 +357,10 @@ export class MultipartParser {
   end(): void {
     if (this.busy || this.closed) return;
     this.closed = true;
-    if (this.state !== DONE && this.state !== FAILED) this.fail('multipart body ended before the closing delimiter');
+    if (this.state !== DONE && this.state !== FAILED) this.reject('multipart body ended before the closing delimiter');
   }
 
-  private fail(reason: string): void {
+  private reject(reason: string): void {
     this.err = bad(reason);
     this.state = FAILED;
   }
@@ -473,24 +470,28 @@ export class MultipartParser {
   }
 
   private failAt(buf: Buffer, reason: string): number {
-    this.fail(reason);
+    this.reject(reason);
     return buf.length;
   }
 
   private beginHeaders(): void {
     this.parts++;
     if (this.parts > this.maxParts) {
-      this.fail(`more than ${this.maxParts} multipart parts`);
+      this.reject(`more than ${this.maxParts} multipart parts`);
       return;
     }
-    if (this.hdr === null) this.hdr = Buffer.alloc(this.maxHeaderBytes + 2);
-    CRLF.copy(this.hdr, 0);
+    CRLF.copy(this.headerBuffer(), 0);
     this.hdrLen = 2;
     this.state = HEADERS;
   }
 
+  /** The part-header buffer, made on first use (a body without parts never needs it). */
+  private headerBuffer(): Buffer {
+    return (this.hdr ??= Buffer.alloc(this.maxHeaderBytes + 2));
+  }
+
   private headers(buf: Buffer, pos: number): number {
-    const hdr = this.hdr as Buffer;
+    const hdr = this.headerBuffer();
     const prev = this.hdrLen;
     const n = Math.min(hdr.length - prev, buf.length - pos);
     buf.copy(hdr, prev, pos, pos + n);
@@ -501,14 +502,14 @@ export class MultipartParser {
       return pos + n;
     }
     const info = parsePartHeaders(hdr.subarray(2, Math.max(2, idx)));
-    if (isParseError(info)) {
-      this.err = info;
+    if (!info.ok) {
+      this.err = info.error;
       this.state = FAILED;
       return buf.length;
     }
     this.state = SEARCH;
     this.inPart = true;
-    this.sink.partBegin(info);
+    this.sink.partBegin(info.value);
     return pos + (idx + 4 - prev);
   }
 }

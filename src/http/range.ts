@@ -16,6 +16,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { err, ok, type Result } from '../lib/result.js';
 
 /** An inclusive byte range within the representation. */
 export interface ByteRange {
@@ -24,10 +25,7 @@ export interface ByteRange {
 }
 
 /** How to answer: ignore the Range header, send these ranges (206), or 416. */
-export type RangeOutcome =
-  | { kind: 'full' }
-  | { kind: 'partial'; ranges: ByteRange[] }
-  | { kind: 'unsatisfiable' };
+export type RangeOutcome = { kind: 'full' } | { kind: 'partial'; ranges: ByteRange[] } | { kind: 'unsatisfiable' };
 
 /** The most range-specs honoured in one header; more → the header is ignored. */
 export const MAX_RANGES = 100;
@@ -40,28 +38,28 @@ const INT_RANGE = /^(\d+)-(\d*)$/;
 const SUFFIX_RANGE = /^-(\d+)$/;
 
 /**
- * Resolves one range-spec against `size`: a range, 'unsatisfiable', 'invalid' syntax, or 'empty' for a
- * satisfiable spec that selects no bytes (a non-zero suffix-range on a zero-length representation).
+ * Resolves one range-spec against `size`: the range, or null for a satisfiable spec that selects no bytes (a
+ * non-zero suffix-range on a zero-length representation); an error for bad syntax or an unsatisfiable spec.
  */
-function resolveSpec(spec: string, size: number): ByteRange | 'unsatisfiable' | 'invalid' | 'empty' {
+function resolveSpec(spec: string, size: number): Result<ByteRange | null, 'unsatisfiable' | 'invalid'> {
   const int = INT_RANGE.exec(spec);
   if (int) {
     const [, first = '', last = ''] = int;
     // last-pos < first-pos makes the spec invalid (§14.1.1); BigInt keeps huge values exact.
-    if (last !== '' && BigInt(last) < BigInt(first)) return 'invalid';
+    if (last !== '' && BigInt(last) < BigInt(first)) return err('invalid');
     const start = Number(first);
-    if (start >= size) return 'unsatisfiable'; // also every int-range of an empty file (§14.1.1)
-    return { start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) };
+    if (start >= size) return err('unsatisfiable'); // also every int-range of an empty file (§14.1.1)
+    return ok({ start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) });
   }
   const suffix = SUFFIX_RANGE.exec(spec);
   if (suffix) {
     const length = Number(suffix[1]);
     // satisfiable iff suffix-length > 0 (§14.1.1), even on a zero-length representation (§14.1.2)
-    if (length === 0) return 'unsatisfiable';
-    if (size === 0) return 'empty';
-    return { start: Math.max(0, size - length), end: size - 1 };
+    if (length === 0) return err('unsatisfiable');
+    if (size === 0) return ok(null);
+    return ok({ start: Math.max(0, size - length), end: size - 1 });
   }
-  return 'invalid';
+  return err('invalid');
 }
 
 /**
@@ -102,10 +100,13 @@ export function parseRange(header: string, size: number): RangeOutcome {
   let requested = 0;
   let empty = false;
   for (const spec of specs) {
-    const r = resolveSpec(spec, size);
-    if (r === 'invalid') return FULL;
-    if (r === 'unsatisfiable') continue;
-    if (r === 'empty') {
+    const resolved = resolveSpec(spec, size);
+    if (!resolved.ok) {
+      if (resolved.error === 'invalid') return FULL;
+      continue; // an unsatisfiable spec is skipped; all of them → 416 below
+    }
+    const r = resolved.value;
+    if (r === null) {
       empty = true;
       continue;
     }

@@ -3,7 +3,7 @@
  *
  * The hot path: the head is decoded once as latin1 and its end found with a string search for CRLFCRLF (a resumed
  * Buffer search when it arrives in pieces); its bytes are scanned against lookup tables and strings are sliced
- * from the decoded head. Where the RFC allows leniency we reject (DESIGN §5), because a proxy in front of us may
+ * from the decoded head. Where the RFC allows leniency we reject (docs/ARCHITECTURE.md "HTTP/1.1 rules"), because a proxy in front of us may
  * be lenient in a different way (request smuggling).
  */
 import {
@@ -14,6 +14,7 @@ import {
   type ParseErrorStatus,
   type RequestHead,
 } from './request.js';
+import { CR, FIELD_VALUE, HEX, HT, LF, SP, TCHAR } from './abnf.js';
 
 /** Outcome of one `HeadParser.parse` call. */
 export type HeadResult =
@@ -21,33 +22,10 @@ export type HeadResult =
   | { readonly kind: 'head'; readonly head: RequestHead; readonly end: number } // offset just past the CRLFCRLF
   | { readonly kind: 'error'; readonly error: ParseError };
 
-const HT = 0x09;
-const LF = 0x0a;
-const CR = 0x0d;
-const SP = 0x20;
 const COLON = 0x3a;
 
 /** Empty lines tolerated before the request line (RFC 9112 §2.2 "SHOULD ignore at least one"). */
 const MAX_LEADING_EMPTY_LINES = 8;
-
-/** tchar of RFC 9110 §5.6.2: 1 for a token byte, 0 otherwise. Shared with chunked.ts. */
-export const TCHAR: Uint8Array = (() => {
-  const t = new Uint8Array(256);
-  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
-  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
-  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
-  for (const ch of "!#$%&'*+-.^_`|~") t[ch.charCodeAt(0)] = 1;
-  return t;
-})();
-
-/** field-vchar / SP / HTAB / obs-text (RFC 9110 §5.5): 1 for a byte allowed in a field value. */
-export const FIELD_VALUE: Uint8Array = (() => {
-  const t = new Uint8Array(256);
-  t[HT] = 1;
-  for (let c = 0x20; c <= 0x7e; c++) t[c] = 1;
-  for (let c = 0x80; c <= 0xff; c++) t[c] = 1;
-  return t;
-})();
 
 /** Bytes of a request-target: visible ASCII, no '#' (a fragment is never sent, RFC 9112 §3.2). */
 const TARGET: Uint8Array = (() => {
@@ -67,17 +45,6 @@ const REG_NAME: Uint8Array = (() => {
   return t;
 })();
 
-/** Hex digit values, 255 for a non-hex byte. Shared with chunked.ts. */
-export const HEX: Uint8Array = (() => {
-  const t = new Uint8Array(256).fill(255);
-  for (let c = 0; c < 10; c++) t[0x30 + c] = c;
-  for (let c = 0; c < 6; c++) {
-    t[0x41 + c] = 10 + c;
-    t[0x61 + c] = 10 + c;
-  }
-  return t;
-})();
-
 /** Bytes inside an IP-literal's brackets (IPv6 hex, ':' and '.', or IPvFuture's "v"), RFC 3986 §3.2.2. */
 const IP_LITERAL: Uint8Array = (() => {
   const t = new Uint8Array(256);
@@ -88,39 +55,39 @@ const IP_LITERAL: Uint8Array = (() => {
   return t;
 })();
 
-function fail(status: ParseErrorStatus, reason: string): { readonly kind: 'error'; readonly error: ParseError } {
+function parseError(status: ParseErrorStatus, reason: string): { readonly kind: 'error'; readonly error: ParseError } {
   return Object.freeze({ kind: 'error', error: Object.freeze({ status, reason }) });
 }
 
 // Preallocated results: an error costs no allocation, and each one names its cause for the error log.
 const INCOMPLETE: HeadResult = Object.freeze({ kind: 'incomplete' });
-const E_BARE_LF = fail(400, 'bare LF in request head');
-const E_BARE_CR = fail(400, 'bare CR in request head');
-const E_EMPTY_LINES = fail(400, 'too many empty lines before the request line');
-const E_METHOD = fail(400, 'invalid method');
-const E_REQUEST_LINE = fail(400, 'malformed request line');
-const E_TARGET = fail(400, 'invalid request-target');
-const E_VERSION = fail(400, 'invalid HTTP version');
-const E_LINE_TOO_LONG = fail(414, 'request line too long');
-const E_HEAD_TOO_LARGE = fail(431, 'header section too large');
-const E_TOO_MANY_FIELDS = fail(431, 'too many header fields');
-const E_VERSION_UNSUPPORTED = fail(505, 'HTTP version not supported');
-const E_NOT_IMPLEMENTED = fail(501, 'method not implemented');
-const E_OBS_FOLD = fail(400, 'obsolete line folding');
-const E_WS_BEFORE_COLON = fail(400, 'whitespace between field name and colon');
-const E_FIELD_NAME = fail(400, 'invalid field name');
-const E_EMPTY_NAME = fail(400, 'empty field name');
-const E_FIELD_VALUE = fail(400, 'invalid byte in field value');
-const E_HOST_MISSING = fail(400, 'missing Host header');
-const E_HOST_REPEATED = fail(400, 'repeated Host header');
-const E_HOST_INVALID = fail(400, 'invalid Host header');
-const E_CL_INVALID = fail(400, 'invalid Content-Length');
-const E_CL_REPEATED = fail(400, 'repeated Content-Length');
-const E_TE_UNSUPPORTED = fail(400, 'unsupported Transfer-Encoding');
-const E_TE_REPEATED = fail(400, 'repeated Transfer-Encoding');
-const E_TE_AND_CL = fail(400, 'both Transfer-Encoding and Content-Length');
-const E_TE_HTTP10 = fail(400, 'Transfer-Encoding in an HTTP/1.0 request');
-const E_USERINFO = fail(400, 'userinfo in request-target');
+const E_BARE_LF = parseError(400, 'bare LF in request head');
+const E_BARE_CR = parseError(400, 'bare CR in request head');
+const E_EMPTY_LINES = parseError(400, 'too many empty lines before the request line');
+const E_METHOD = parseError(400, 'invalid method');
+const E_REQUEST_LINE = parseError(400, 'malformed request line');
+const E_TARGET = parseError(400, 'invalid request-target');
+const E_VERSION = parseError(400, 'invalid HTTP version');
+const E_LINE_TOO_LONG = parseError(414, 'request line too long');
+const E_HEAD_TOO_LARGE = parseError(431, 'header section too large');
+const E_TOO_MANY_FIELDS = parseError(431, 'too many header fields');
+const E_VERSION_UNSUPPORTED = parseError(505, 'HTTP version not supported');
+const E_NOT_IMPLEMENTED = parseError(501, 'method not implemented');
+const E_OBS_FOLD = parseError(400, 'obsolete line folding');
+const E_WS_BEFORE_COLON = parseError(400, 'whitespace between field name and colon');
+const E_FIELD_NAME = parseError(400, 'invalid field name');
+const E_EMPTY_NAME = parseError(400, 'empty field name');
+const E_FIELD_VALUE = parseError(400, 'invalid byte in field value');
+const E_HOST_MISSING = parseError(400, 'missing Host header');
+const E_HOST_REPEATED = parseError(400, 'repeated Host header');
+const E_HOST_INVALID = parseError(400, 'invalid Host header');
+const E_CL_INVALID = parseError(400, 'invalid Content-Length');
+const E_CL_REPEATED = parseError(400, 'repeated Content-Length');
+const E_TE_UNSUPPORTED = parseError(400, 'unsupported Transfer-Encoding');
+const E_TE_REPEATED = parseError(400, 'repeated Transfer-Encoding');
+const E_TE_AND_CL = parseError(400, 'both Transfer-Encoding and Content-Length');
+const E_TE_HTTP10 = parseError(400, 'Transfer-Encoding in an HTTP/1.0 request');
+const E_USERINFO = parseError(400, 'userinfo in request-target');
 
 /** Errors of `scanFieldLine`, indexed by its negative return value minus one. */
 const FIELD_ERRORS = [E_OBS_FOLD, E_WS_BEFORE_COLON, E_FIELD_NAME, E_EMPTY_NAME, E_FIELD_VALUE] as const;
@@ -135,29 +102,34 @@ export const fieldScan = { nameEnd: 0, valueStart: 0, valueEnd: 0 };
  */
 export function scanFieldLine(b: Uint8Array, p: number): number {
   let i = p;
-  let c = b[i];
-  while (TCHAR[c] === 1) c = b[++i];
+  let c = b[i] ?? 0;
+  while (TCHAR[c] === 1) c = b[++i] ?? 0;
   if (c !== COLON) {
     if (c === SP || c === HT) return i === p ? -1 : -2; // obs-fold (§5.2), or space before the colon (§5.1)
     return -3;
   }
   if (i === p) return -4;
   fieldScan.nameEnd = i;
-  c = b[++i];
-  while (c === SP || c === HT) c = b[++i];
+  c = b[++i] ?? 0;
+  while (c === SP || c === HT) c = b[++i] ?? 0;
   const vs = i;
-  while (FIELD_VALUE[c] === 1) c = b[++i];
+  while (FIELD_VALUE[c] === 1) c = b[++i] ?? 0;
   if (c !== CR || b[i + 1] !== LF) return -5; // NUL, DEL, other controls, bare CR or LF
   let ve = i;
-  while (ve > vs && ((c = b[ve - 1]) === SP || c === HT)) ve--;
+  while (ve > vs && ((c = b[ve - 1] ?? 0) === SP || c === HT)) ve--;
   fieldScan.valueStart = vs;
   fieldScan.valueEnd = ve;
   return i + 2;
 }
 
+/** The error result for a negative code from `scanFieldLine`. */
+function fieldLineResult(code: number): { readonly kind: 'error'; readonly error: ParseError } {
+  return FIELD_ERRORS[-code - 1] ?? E_FIELD_VALUE;
+}
+
 /** The ParseError (400) for a negative code from `scanFieldLine`. */
 export function fieldLineError(code: number): ParseError {
-  return FIELD_ERRORS[-code - 1].error;
+  return fieldLineResult(code).error;
 }
 
 /**
@@ -165,11 +137,40 @@ export function fieldLineError(code: number): ParseError {
  * same string object each time: no slice, no lower-casing, and its hash is computed once for every Map.
  */
 const KNOWN_NAMES = [
-  'host', 'user-agent', 'accept', 'accept-language', 'accept-encoding', 'connection', 'content-length',
-  'content-type', 'transfer-encoding', 'cookie', 'referer', 'origin', 'expect', 'cache-control', 'pragma',
-  'upgrade-insecure-requests', 'if-modified-since', 'if-none-match', 'range', 'authorization', 'dnt', 'te',
-  'priority', 'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site', 'sec-fetch-user', 'x-forwarded-for',
-  'x-requested-with', 'keep-alive', 'upgrade', 'if-match', 'if-unmodified-since', 'if-range',
+  'host',
+  'user-agent',
+  'accept',
+  'accept-language',
+  'accept-encoding',
+  'connection',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'cookie',
+  'referer',
+  'origin',
+  'expect',
+  'cache-control',
+  'pragma',
+  'upgrade-insecure-requests',
+  'if-modified-since',
+  'if-none-match',
+  'range',
+  'authorization',
+  'dnt',
+  'te',
+  'priority',
+  'sec-fetch-dest',
+  'sec-fetch-mode',
+  'sec-fetch-site',
+  'sec-fetch-user',
+  'x-forwarded-for',
+  'x-requested-with',
+  'keep-alive',
+  'upgrade',
+  'if-match',
+  'if-unmodified-since',
+  'if-range',
 ];
 /** By length: the known names of that length, and their bytes. */
 const KNOWN_BY_LENGTH: { names: string[]; bytes: Uint8Array[] }[] = [];
@@ -179,15 +180,17 @@ for (const n of KNOWN_NAMES) {
   slot.bytes.push(Buffer.from(n, 'latin1'));
 }
 
+const EMPTY_NAME = new Uint8Array(0);
+
 /** The known lower-case name equal, ignoring case, to the token `b[p, e)`, or undefined. */
 function knownName(b: Uint8Array, p: number, e: number): string | undefined {
   const slot = KNOWN_BY_LENGTH[e - p];
   if (slot === undefined) return undefined;
   const all = slot.bytes;
   next: for (let k = 0; k < all.length; k++) {
-    const n = all[k];
+    const n = all[k] ?? EMPTY_NAME;
     // `| 0x20` lower-cases letters and leaves '-' alone; a name byte is a tchar, so nothing else aliases.
-    for (let j = 0; j < n.length; j++) if ((b[p + j] | 0x20) !== n[j]) continue next;
+    for (let j = 0; j < n.length; j++) if (((b[p + j] ?? 0) | 0x20) !== n[j]) continue next;
     return slot.names[k];
   }
   return undefined;
@@ -223,7 +226,7 @@ function parseHost(v: string): string | null {
   } else {
     while (i < n) {
       const c = v.charCodeAt(i);
-      const t = REG_NAME[c];
+      const t = REG_NAME[c] ?? 0; // charCodeAt of a latin1 string: always < 256
       if (t !== 0) {
         upper |= t;
         i++;
@@ -317,23 +320,23 @@ function parseHead(b: Buffer, o: number, h: string, len: number, limits: HeadLim
 
   // request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3), exactly one SP each.
   let i = o;
-  let c = b[i];
-  while (TCHAR[c] === 1) c = b[++i];
+  let c = b[i] ?? 0;
+  while (TCHAR[c] === 1) c = b[++i] ?? 0;
   if (c !== SP || i === o) return i - o > maxLine ? E_LINE_TOO_LONG : c === CR ? E_REQUEST_LINE : E_METHOD;
   const method = h.slice(0, i - o);
   const ts = ++i;
   let q = -1;
-  c = b[i];
+  c = b[i] ?? 0;
   while (TARGET[c] === 1) {
     if (c === 0x3f && q < 0) q = i;
-    c = b[++i];
+    c = b[++i] ?? 0;
   }
   const te = i;
   if (c !== SP || te === ts) return i - o > maxLine ? E_LINE_TOO_LONG : E_TARGET;
   const v = i + 1;
   if (v + 8 - o > maxLine) return E_LINE_TOO_LONG;
-  const d1 = b[v + 5] - 0x30;
-  const d2 = b[v + 7] - 0x30;
+  const d1 = (b[v + 5] ?? 0) - 0x30;
+  const d2 = (b[v + 7] ?? 0) - 0x30;
   if (
     b[v] !== 0x48 || // H
     b[v + 1] !== 0x54 || // T
@@ -368,7 +371,7 @@ function parseHead(b: Buffer, o: number, h: string, len: number, limits: HeadLim
   const last = o + len - 2; // offset of the empty line's CRLF
   while (p < last) {
     const next = scanFieldLine(b, p);
-    if (next < 0) return FIELD_ERRORS[-next - 1];
+    if (next < 0) return fieldLineResult(next);
     if (++count > maxCount) return E_TOO_MANY_FIELDS;
     const name = knownName(b, p, fieldScan.nameEnd) ?? lowerName(h.slice(p - o, fieldScan.nameEnd - o));
     const value = h.slice(fieldScan.valueStart - o, fieldScan.valueEnd - o);
@@ -404,8 +407,8 @@ function parseHead(b: Buffer, o: number, h: string, len: number, limits: HeadLim
 
   if (refusal !== null) return refusal;
 
-  // Target: origin-form, or absolute-form whose authority replaces Host (RFC 9112 §3.2.2). "*" and
-  // authority-form belong to OPTIONS and CONNECT, which are not implemented (501 above).
+  // Target: origin-form, absolute-form whose authority replaces Host (RFC 9112 §3.2.2), or the asterisk-form of
+  // `OPTIONS *` (§3.2.4). Authority-form belongs to CONNECT, which is not implemented (501 above).
   const target = h.slice(ts - o, te - o);
   let rawPath: string;
   let query: string;
@@ -413,6 +416,10 @@ function parseHead(b: Buffer, o: number, h: string, len: number, limits: HeadLim
   if (b[ts] === 0x2f) {
     rawPath = q < 0 ? target : h.slice(ts - o, q - o);
     query = q < 0 ? '' : h.slice(q + 1 - o, te - o);
+  } else if (te - ts === 1 && b[ts] === 0x2a) {
+    if (method !== 'OPTIONS') return E_TARGET;
+    rawPath = '*';
+    query = '';
   } else {
     const ok = parseAbsoluteForm(target);
     if (ok === 'userinfo') return E_USERINFO;

@@ -23,7 +23,7 @@ export interface RequestHead {
   readonly keepAlive: boolean;
   /** The Host header (or the authority of an absolute-form target), lower case, port stripped; "" when absent. */
   readonly host: string;
-  /** Path part of the target, not yet percent-decoded ("/" for "*" and authority-form). */
+  /** Path part of the target, not yet percent-decoded ("*" for the asterisk-form of `OPTIONS *`). */
   readonly rawPath: string;
   /** Query part of the target without the "?", "" when absent. */
   readonly query: string;
@@ -40,7 +40,7 @@ export interface ParseError {
   readonly reason: string;
 }
 
-/** Limits of DESIGN §5. */
+/** Limits of docs/ARCHITECTURE.md "HTTP/1.1 rules". */
 export interface HeadLimits {
   /** Longest request line in bytes (414 beyond it). */
   readonly maxRequestLine: number;
@@ -56,5 +56,6 @@ export const DEFAULT_LIMITS: HeadLimits = {
   maxHeaderCount: 100,
 };
 
-/** Methods this server implements; any other syntactically valid method is 501. */
-export const IMPLEMENTED_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'DELETE']);
+/** Methods this server implements; any other syntactically valid method is 501. OPTIONS answers 204 with Allow,
+ *  TRACE is always 405 (it would echo credentials back, RFC 9110 §9.3.8). */
+export const IMPLEMENTED_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS', 'TRACE']);

@@ -2,6 +2,7 @@
  * Cookies per RFC 6265: parsing the `Cookie` request header (§5.4, §4.2.1) and writing
  * `Set-Cookie` response headers (§4.1.1). Pure functions; errors are returned, never thrown.
  */
+import { isToken } from '../http/abnf.js';
 
 /** A `Set-Cookie` to send; attributes are written in the order of the fields below. */
 export interface SetCookie {
@@ -34,10 +35,8 @@ export interface CookieError {
 }
 
 /** Outcome of `serializeSetCookie`: the header value, or why there is none. */
-export type CookieResult = { readonly ok: true; readonly value: string } | { readonly ok: false; readonly error: CookieError };
-
-/** RFC 9110 §5.6.2 token: one or more tchar. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export type CookieResult =
+  { readonly ok: true; readonly value: string } | { readonly ok: false; readonly error: CookieError };
 
 /** RFC 6265 §4.1.1 cookie-value: *cookie-octet, optionally wrapped in DQUOTEs.
  *  cookie-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E (no CTL, space, DQUOTE, ",", ";", "\"). */
@@ -64,7 +63,7 @@ export function parseCookieHeader(value: string): Map<string, string> {
     const eq = piece.indexOf('=');
     if (eq < 0) continue;
     const name = trimOws(piece.slice(0, eq));
-    if (!TOKEN.test(name) || out.has(name)) continue;
+    if (!isToken(name) || out.has(name)) continue;
     let v = trimOws(piece.slice(eq + 1));
     if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
     out.set(name, v);
@@ -72,7 +71,7 @@ export function parseCookieHeader(value: string): Map<string, string> {
   return out;
 }
 
-const fail = (kind: CookieErrorKind, message: string): CookieResult => ({ ok: false, error: { kind, message } });
+const cookieError = (kind: CookieErrorKind, message: string): CookieResult => ({ ok: false, error: { kind, message } });
 
 /**
  * Writes a `Set-Cookie` header value: `name=value; Path=..; Domain=..; Max-Age=N;
@@ -83,31 +82,35 @@ const fail = (kind: CookieErrorKind, message: string): CookieResult => ({ ok: fa
  * 1601..9999, §5.1.1), or `SameSite=None` without `Secure` (UAs reject that cookie).
  */
 export function serializeSetCookie(c: SetCookie): CookieResult {
-  if (!TOKEN.test(c.name)) return fail('invalid-name', `cookie name is not a token: ${JSON.stringify(c.name)}`);
+  if (!isToken(c.name)) return cookieError('invalid-name', `cookie name is not a token: ${JSON.stringify(c.name)}`);
   if (!COOKIE_VALUE.test(c.value)) {
-    return fail('invalid-value', `cookie value has characters outside cookie-octet: ${JSON.stringify(c.value)}`);
+    return cookieError('invalid-value', `cookie value has characters outside cookie-octet: ${JSON.stringify(c.value)}`);
   }
   let s = `${c.name}=${c.value}`;
   if (c.path !== undefined) {
     if (!AV_VALUE.test(c.path) || !c.path.startsWith('/')) {
-      return fail('invalid-path', `Path must start with "/" and hold no ";" or control characters: ${JSON.stringify(c.path)}`);
+      return cookieError(
+        'invalid-path',
+        `Path must start with "/" and hold no ";" or control characters: ${JSON.stringify(c.path)}`,
+      );
     }
     s += `; Path=${c.path}`;
   }
   if (c.domain !== undefined) {
-    if (!DOMAIN.test(c.domain)) return fail('invalid-domain', `Domain is not a host name: ${JSON.stringify(c.domain)}`);
+    if (!DOMAIN.test(c.domain))
+      return cookieError('invalid-domain', `Domain is not a host name: ${JSON.stringify(c.domain)}`);
     s += `; Domain=${c.domain}`;
   }
   if (c.maxAge !== undefined) {
     if (!Number.isSafeInteger(c.maxAge) || c.maxAge < 0) {
-      return fail('invalid-max-age', `Max-Age must be a non-negative integer: ${String(c.maxAge)}`);
+      return cookieError('invalid-max-age', `Max-Age must be a non-negative integer: ${String(c.maxAge)}`);
     }
     s += `; Max-Age=${c.maxAge}`;
   }
   if (c.expires !== undefined) {
     const year = c.expires.getUTCFullYear();
     if (Number.isNaN(c.expires.getTime()) || year < 1601 || year > 9999) {
-      return fail('invalid-expires', 'Expires must be a valid date in years 1601..9999');
+      return cookieError('invalid-expires', 'Expires must be a valid date in years 1601..9999');
     }
     // toUTCString() yields the IMF-fixdate form (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
     s += `; Expires=${c.expires.toUTCString()}`;
@@ -116,7 +119,7 @@ export function serializeSetCookie(c: SetCookie): CookieResult {
   if (c.secure === true) s += '; Secure';
   if (c.sameSite !== undefined) {
     if (c.sameSite === 'None' && c.secure !== true) {
-      return fail('samesite-none-without-secure', 'SameSite=None requires Secure');
+      return cookieError('samesite-none-without-secure', 'SameSite=None requires Secure');
     }
     s += `; SameSite=${c.sameSite}`;
   }

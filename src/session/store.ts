@@ -1,12 +1,16 @@
 /**
- * The server-side session store (DESIGN §7): random 128-bit ids, idle expiry, a size cap with
- * least-recently-used eviction, and a bound on each session's data so no client can grow memory.
+ * The server-side session store (docs/ARCHITECTURE.md "Sessions"): random 128-bit ids, idle expiry, a size cap with
+ * least-recently-used eviction, a cap per client address, and a bound on each session's data so no client can
+ * grow memory. Sessions are made lazily: a fresh one is stored only once data is written into it, so a flood of
+ * cookie-less requests stores nothing and evicts nobody.
  */
 import { randomBytes } from 'node:crypto';
 
 /** A client's session. `data` is a URL-encoded form string (see form.ts); set it with `setData`. */
 export interface Session {
   readonly id: string;
+  /** The client address that created it (for the per-address cap). */
+  readonly owner: string;
   data: string;
   /** Clock time (ms) of the last `get`/`create`; idle expiry counts from here. */
   lastSeen: number;
@@ -16,10 +20,13 @@ export interface Session {
 /** Largest `data` accepted by `SessionStore.setData`, in UTF-8 bytes. */
 export const MAX_SESSION_DATA_BYTES = 4096;
 
-/** Options: idle lifetime (ms, > 0), most sessions kept (integer ≥ 1), and an injectable clock. */
+/** Options: idle lifetime (ms, > 0), most sessions kept, most per client address (integers ≥ 1), and an
+ *  injectable clock. */
 export interface SessionStoreOptions {
   idleMs: number;
   max: number;
+  /** Most sessions one owner (client address) may hold; default: `max`. */
+  maxPerOwner?: number;
   /** Milliseconds, never decreasing; defaults to a monotonic clock aligned with the epoch. */
   now?: () => number;
 }
@@ -46,16 +53,24 @@ const monotonicNow = (): number => Math.floor(performance.timeOrigin + performan
  */
 export class SessionStore {
   private readonly sessions = new Map<string, Session>();
+  /** Each owner's stored session ids, least recently used first (kept in step with `sessions`). */
+  private readonly byOwner = new Map<string, Set<string>>();
   private readonly idleMs: number;
   private readonly max: number;
+  private readonly maxPerOwner: number;
   private readonly now: () => number;
 
   /** Throws RangeError for idleMs ≤ 0 or max not an integer ≥ 1 (a programming error: config validates these). */
   constructor(opts: SessionStoreOptions) {
     if (!(opts.idleMs > 0)) throw new RangeError(`idleMs must be > 0, got ${opts.idleMs}`);
-    if (!Number.isSafeInteger(opts.max) || opts.max < 1) throw new RangeError(`max must be an integer >= 1, got ${opts.max}`);
+    if (!Number.isSafeInteger(opts.max) || opts.max < 1)
+      throw new RangeError(`max must be an integer >= 1, got ${opts.max}`);
+    const perOwner = opts.maxPerOwner ?? opts.max;
+    if (!Number.isSafeInteger(perOwner) || perOwner < 1)
+      throw new RangeError(`maxPerOwner must be an integer >= 1, got ${perOwner}`);
     this.idleMs = opts.idleMs;
     this.max = opts.max;
+    this.maxPerOwner = perOwner;
     this.now = opts.now ?? monotonicNow;
   }
 
@@ -71,54 +86,91 @@ export class SessionStore {
     const s = this.sessions.get(id);
     if (s === undefined) return null;
     const t = this.now();
-    this.sessions.delete(id);
+    this.remove(s);
     if (t - s.lastSeen >= this.idleMs) return null;
     s.lastSeen = t;
-    this.sessions.set(id, s);
+    this.insert(s);
     return s;
   }
 
-  /** Creates a session with a fresh id and empty data; evicts the least recently used when at the cap. */
-  create(): Session {
-    while (this.sessions.size >= this.max) {
-      const oldest = this.sessions.keys().next();
-      if (oldest.done === true) break;
-      this.sessions.delete(oldest.value);
-    }
+  /** A session with a fresh id and empty data that is not stored yet: `setData` with data stores it. */
+  fresh(owner = ''): Session {
     let id = newSessionId();
     while (this.sessions.has(id)) id = newSessionId(); // 2^-128 odds, but never hand out a live id twice
     const t = this.now();
-    const s: Session = { id, data: '', lastSeen: t, created: t };
-    this.sessions.set(id, s);
+    return { id, owner, data: '', lastSeen: t, created: t };
+  }
+
+  /** Creates and stores a session (fresh + stored at once); see `store` for the caps. */
+  create(owner = ''): Session {
+    const s = this.fresh(owner);
+    this.store(s);
     return s;
   }
 
-  /** get(id) ?? create(), and whether it was created (missing, malformed, unknown or expired id). */
-  resolve(id: string | undefined): { session: Session; created: boolean } {
-    const found = id === undefined ? null : this.get(id);
-    return found !== null ? { session: found, created: false } : { session: this.create(), created: true };
+  /** True when `session` is the one stored under its id. */
+  has(session: Session): boolean {
+    return this.sessions.get(session.id) === session;
   }
 
-  /** Replaces the session's data; returns false and keeps the old data when `data` exceeds
-   *  MAX_SESSION_DATA_BYTES (UTF-8), so a client cannot grow memory without bound. */
+  /**
+   * Stores a fresh session. At its owner's cap the owner's least recently used session goes first (one client
+   * cannot push others out); at the store's cap, the least recently used of all.
+   */
+  private store(s: Session): void {
+    const mine = this.byOwner.get(s.owner);
+    if (mine !== undefined && mine.size >= this.maxPerOwner) {
+      const oldest = mine.values().next();
+      if (oldest.done !== true) this.destroy(oldest.value);
+    }
+    while (this.sessions.size >= this.max) {
+      const oldest = this.sessions.values().next();
+      if (oldest.done === true) break;
+      this.remove(oldest.value);
+    }
+    s.lastSeen = this.now();
+    this.insert(s);
+  }
+
+  private insert(s: Session): void {
+    this.sessions.set(s.id, s);
+    let mine = this.byOwner.get(s.owner);
+    if (mine === undefined) this.byOwner.set(s.owner, (mine = new Set()));
+    mine.add(s.id);
+  }
+
+  private remove(s: Session): void {
+    this.sessions.delete(s.id);
+    const mine = this.byOwner.get(s.owner);
+    if (mine === undefined) return;
+    mine.delete(s.id);
+    if (mine.size === 0) this.byOwner.delete(s.owner);
+  }
+
+  /**
+   * Replaces the session's data; a fresh session is stored by its first non-empty data. Returns false and keeps
+   * the old data when `data` exceeds MAX_SESSION_DATA_BYTES (UTF-8), so a client cannot grow memory without bound.
+   */
   setData(session: Session, data: string): boolean {
     if (Buffer.byteLength(data, 'utf8') > MAX_SESSION_DATA_BYTES) return false;
     session.data = data;
+    if (data !== '' && !this.has(session)) this.store(session);
     return true;
   }
 
   /** Forgets a session; unknown ids are ignored. */
   destroy(id: string): void {
-    this.sessions.delete(id);
+    const s = this.sessions.get(id);
+    if (s !== undefined) this.remove(s);
   }
 
   /** Drops expired sessions; called by the server's periodic sweep. Returns how many were dropped. */
   sweep(): number {
     const t = this.now();
     let dropped = 0;
-    for (const [id, s] of this.sessions) {
+    for (const s of this.sessions.values()) {
       if (t - s.lastSeen < this.idleMs) break; // LRU order: everything after is fresher
-      this.sessions.delete(id);
+      this.remove(s);
       dropped++;
     }
     return dropped;

@@ -16,15 +16,26 @@ export class SessionStores {
   for(server: ServerConfig): SessionStore {
     let key = this.keys.get(server);
     if (key === undefined) {
-      key = `${server.host}|${server.ports.join(',')}|${server.serverNames.join(',')}|${server.sessionTimeout}|${server.sessionMax}`;
+      key = `${server.listens.map((l) => `${l.host}:${l.port}`).join(',')}|${server.serverNames.join(',')}|${server.sessionTimeout}|${server.sessionMax}|${server.sessionMaxPerAddress}`;
       this.keys.set(server, key);
     }
     let s = this.stores.get(key);
     if (s === undefined) {
-      s = new SessionStore({ idleMs: server.sessionTimeout, max: server.sessionMax });
+      s = new SessionStore({
+        idleMs: server.sessionTimeout,
+        max: server.sessionMax,
+        maxPerOwner: server.sessionMaxPerAddress,
+      });
       this.stores.set(key, s);
     }
     return s;
+  }
+
+  /** Sessions held in every store (the metrics' gauge). */
+  get live(): number {
+    let n = 0;
+    for (const s of this.stores.values()) n += s.size;
+    return n;
   }
 
   /** Drops expired sessions everywhere; called by the periodic sweep. */

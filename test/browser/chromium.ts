@@ -10,8 +10,9 @@ import { REPO } from '../helpers/server.js';
 export const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOTS = path.join(REPO, 'test-output', 'screenshots');
 
-/** Launches headless Chromium with no network side traffic (no sync, updates or background fetches). */
-export function launchChromium(): Promise<Browser> {
+/** Launches headless Chromium with no network side traffic (no sync, updates or background fetches); `extra`
+ *  flags are added (the HTTPS test's --ignore-certificate-errors-spki-list). */
+export function launchChromium(extra: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -23,6 +24,7 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-component-update',
       '--disable-sync',
+      ...extra,
     ],
   });
 }
@@ -53,7 +55,8 @@ export class PageWatch {
       this.problems.push({ kind: 'requestfailed', url: r.url(), text: `${r.method()} ${why}` });
     });
     page.on('response', (r) => {
-      if (r.status() >= 400) this.problems.push({ kind: 'http', url: r.url(), text: `${r.request().method()} ${r.status()}` });
+      if (r.status() >= 400)
+        this.problems.push({ kind: 'http', url: r.url(), text: `${r.request().method()} ${r.status()}` });
     });
   }
 

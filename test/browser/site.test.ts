@@ -10,7 +10,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { horizontalOverflow, launchChromium, linksOf, PageWatch, screenshot, type Problem } from './chromium.js';
-import { startExampleSite, type ExampleSite } from './example-site.js';
+import { startExampleSite, type ExampleSite } from '../helpers/example-site.js';
 
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
@@ -52,7 +52,10 @@ after(async () => {
 });
 
 /** A fresh browser profile (own cookies) with one page and its problem watcher. */
-async function open(viewport = DESKTOP, mobile = false): Promise<{ ctx: BrowserContext; page: Page; watch: PageWatch }> {
+async function open(
+  viewport = DESKTOP,
+  mobile = false,
+): Promise<{ ctx: BrowserContext; page: Page; watch: PageWatch }> {
   const ctx = await browser.newContext({ viewport, isMobile: mobile, hasTouch: mobile, acceptDownloads: true });
   contexts.push(ctx);
   const page = await ctx.newPage();
@@ -62,7 +65,8 @@ async function open(viewport = DESKTOP, mobile = false): Promise<{ ctx: BrowserC
 
 const url = (p: string): string => site.base + p;
 const show = (ps: readonly Problem[]): string => ps.map((p) => `${p.kind} ${p.url}: ${p.text}`).join('\n');
-const text = async (page: Page, selector: string): Promise<string> => ((await page.locator(selector).first().textContent()) ?? '').trim();
+const text = async (page: Page, selector: string): Promise<string> =>
+  ((await page.locator(selector).first().textContent()) ?? '').trim();
 
 /** The text of the table cell beside the header `name` under the heading `heading` (the CGI forms' echo tables). */
 async function echoed(page: Page, heading: string, name: string): Promise<string> {
@@ -122,8 +126,11 @@ describe('the example site in Chromium', () => {
       const expected = deliberate ?? 200;
       if (status !== expected) problems.push(`${target} (linked from ${from}): status ${status}, expected ${expected}`);
       // The deliberate error's own status (and Chromium's console line about it) is expected; nothing else is.
-      const seenHere = watch.take().filter((p) => !(deliberate !== undefined && p.url === target && (p.kind === 'http' || p.kind === 'console')));
-      if (seenHere.length > 0) problems.push(`${target} (linked from ${from}):\n  ${show(seenHere).replaceAll('\n', '\n  ')}`);
+      const seenHere = watch
+        .take()
+        .filter((p) => !(deliberate !== undefined && p.url === target && (p.kind === 'http' || p.kind === 'console')));
+      if (seenHere.length > 0)
+        problems.push(`${target} (linked from ${from}):\n  ${show(seenHere).replaceAll('\n', '\n  ')}`);
       const shotName = CRAWL_SHOTS[u.pathname];
       if (shotName !== undefined && u.origin === new URL(site.base).origin) await screenshot(page, shotName);
       // Pages of another origin (the second port) are checked, not crawled again: they are the same site.
@@ -141,8 +148,19 @@ describe('the example site in Chromium', () => {
   test('pages keep to the width of a phone', async () => {
     const { page, watch } = await open(PHONE, true);
     const wide: string[] = [];
-    for (const p of ['/', '/about.html', '/upload.html', '/files/', '/uploads/', '/cgi-bin/form.py', '/cgi-bin/form.php',
-      '/cgi-bin/session.py', '/cgi-bin/hello.py', '/cgi-bin/hello.php', '/no-such-page']) {
+    for (const p of [
+      '/',
+      '/about.html',
+      '/upload.html',
+      '/files/',
+      '/uploads/',
+      '/cgi-bin/form.py',
+      '/cgi-bin/form.php',
+      '/cgi-bin/session.py',
+      '/cgi-bin/hello.py',
+      '/cgi-bin/hello.php',
+      '/no-such-page',
+    ]) {
       await page.goto(url(p));
       const over = await horizontalOverflow(page);
       if (over > 0) {
@@ -168,7 +186,10 @@ describe('the example site in Chromium', () => {
     await page.click('#upload button[type=submit]');
     await page.locator('#result', { hasText: 'stored' }).waitFor();
     assert.match(await text(page, '#result'), /^201 Created: 2 file\(s\) stored/);
-    const stored = fs.readdirSync(site.uploads).filter((n) => n !== '.gitkeep').sort();
+    const stored = fs
+      .readdirSync(site.uploads)
+      .filter((n) => n !== '.gitkeep')
+      .sort();
     assert.deepEqual(stored, ['browser-upload.bin', 'notes from browser.txt']);
     assert.ok(fs.readFileSync(`${site.uploads}/browser-upload.bin`).equals(bin), 'stored bytes are the file');
     await page.locator('#list a', { hasText: 'notes from browser.txt' }).waitFor();
@@ -177,7 +198,10 @@ describe('the example site in Chromium', () => {
     await screenshot(page, 'upload-listed');
 
     // Download: the binary as a browser download, the text file by following its link.
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#list a:text-is("browser-upload.bin")')]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#list a:text-is("browser-upload.bin")'),
+    ]);
     assert.equal(download.suggestedFilename(), 'browser-upload.bin');
     const saved = await download.path();
     assert.ok(fs.readFileSync(saved).equals(bin), 'downloaded bytes equal the uploaded ones');
@@ -213,16 +237,26 @@ describe('the example site in Chromium', () => {
       await page.locator(`h2:text-is(${JSON.stringify(urlencodedHeading)})`).waitFor();
       assert.equal(await echoed(page, urlencodedHeading, 'name'), name);
       assert.equal(await echoed(page, urlencodedHeading, 'message'), message);
-      assert.match(await page.locator('main').innerText(), /Method POST, Content-Type application\/x-www-form-urlencoded, raw body length: \d+ bytes/);
+      assert.match(
+        await page.locator('main').innerText(),
+        /Method POST, Content-Type application\/x-www-form-urlencoded, raw body length: \d+ bytes/,
+      );
       await screenshot(page, `cgi-${lang}-urlencoded`);
 
       await page.fill('input[name=name]', name);
-      await page.setInputFiles('input[name=upload]', { name: 'hello.txt', mimeType: 'text/plain', buffer: Buffer.from('hello world') });
+      await page.setInputFiles('input[name=upload]', {
+        name: 'hello.txt',
+        mimeType: 'text/plain',
+        buffer: Buffer.from('hello world'),
+      });
       await Promise.all([page.waitForURL(url(script)), page.click('button:text-is("POST (multipart)")')]);
       await page.locator(`h2:text-is(${JSON.stringify(filesHeading)})`).waitFor();
       assert.equal(await echoed(page, multipartHeading, 'name'), name);
       assert.equal(await echoed(page, filesHeading, 'upload'), 'file hello.txt, 11 bytes');
-      assert.match(await page.locator('main').innerText(), /Method POST, Content-Type multipart\/form-data; boundary=\S+, raw body length: \d+ bytes/);
+      assert.match(
+        await page.locator('main').innerText(),
+        /Method POST, Content-Type multipart\/form-data; boundary=\S+, raw body length: \d+ bytes/,
+      );
       await screenshot(page, `cgi-${lang}-multipart`);
 
       await page.fill('input[name=name]', name);

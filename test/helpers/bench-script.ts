@@ -29,7 +29,9 @@ export interface BenchRun<F> {
 /** Runs bench/`script` against the test build to completion (SIGTERM after `limitMs`). */
 export function runBench<F>(script: string, args: readonly string[], limitMs: number): Promise<BenchRun<F>> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [path.join(REPO, 'bench', script), '--main', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [path.join(REPO, 'bench', script), '--main', MAIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -46,6 +48,9 @@ export function runBench<F>(script: string, args: readonly string[], limitMs: nu
 export function passedFigures<F>(t: TestContext, r: BenchRun<F>): F {
   for (const l of r.out.split('\n')) if (l !== '' && !l.startsWith('RESULT ')) t.diagnostic(l);
   assert.ok(r.result !== null, `no RESULT line:\n${r.out}`);
-  assert.deepEqual(r.result.checks.filter((c) => !c.ok).map((c) => c.what), []);
+  assert.deepEqual(
+    r.result.checks.filter((c) => !c.ok).map((c) => c.what),
+    [],
+  );
   return r.result.figures;
 }

@@ -42,9 +42,10 @@ export class RawClient {
     });
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** Connects to host:port; `localAddress` picks the client's own address (127.0.0.2 is a second client). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host }, () => {
+      const s = net.connect({ port, host, ...(localAddress !== undefined ? { localAddress } : {}) }, () => {
         s.off('error', reject);
         resolve(new RawClient(s));
       });
@@ -60,7 +61,11 @@ export class RawClient {
 
   private waitData(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting for data; have ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`)), timeoutMs);
+      const t = setTimeout(() => {
+        reject(
+          new Error(`timed out waiting for data; have ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`),
+        );
+      }, timeoutMs);
       this.waiters.push(() => {
         clearTimeout(t);
         resolve();
@@ -94,7 +99,10 @@ export class RawClient {
         this.buf = this.buf.subarray(r.used);
         return r.res;
       }
-      if (this.ended) throw new Error(`connection closed before a full response; have ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`);
+      if (this.ended)
+        throw new Error(
+          `connection closed before a full response; have ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`,
+        );
       await this.waitData(timeoutMs);
     }
   }
@@ -104,7 +112,8 @@ export class RawClient {
   }
 }
 
-function tryParse(buf: Buffer, isHead: boolean, ended: boolean): { res: RawResponse; used: number } | null {
+/** One response at the start of `buf` and the bytes it used, or null when it is not complete yet. */
+export function tryParse(buf: Buffer, isHead: boolean, ended: boolean): { res: RawResponse; used: number } | null {
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0) return null;
   const rawHead = buf.toString('latin1', 0, end + 4);
@@ -120,7 +129,15 @@ function tryParse(buf: Buffer, isHead: boolean, ended: boolean): { res: RawRespo
   }
   const status = Number(m[2]);
   const mk = (body: Buffer, used: number): { res: RawResponse; used: number } => ({
-    res: { status, reason: m[3]!, version: m[1]!, headers, body, rawHead, header: (n) => headers.get(n.toLowerCase())?.[0] },
+    res: {
+      status,
+      reason: m[3]!,
+      version: m[1]!,
+      headers,
+      body,
+      rawHead,
+      header: (n) => headers.get(n.toLowerCase())?.[0],
+    },
     used,
   });
   let pos = end + 4;
@@ -156,7 +173,11 @@ function tryParse(buf: Buffer, isHead: boolean, ended: boolean): { res: RawRespo
 }
 
 /** Opens a connection, sends `data`, reads one response, closes. */
-export async function rawRequest(port: number, data: string | Buffer, opts: { head?: boolean; timeoutMs?: number } = {}): Promise<RawResponse> {
+export async function rawRequest(
+  port: number,
+  data: string | Buffer,
+  opts: { head?: boolean; timeoutMs?: number } = {},
+): Promise<RawResponse> {
   const c = await RawClient.connect(port);
   try {
     c.send(data);
@@ -166,11 +187,24 @@ export async function rawRequest(port: number, data: string | Buffer, opts: { he
   }
 }
 
-/** A GET with the usual headers. */
-export function get(port: number, path: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+/** A GET with the usual headers; `from` is the client's own address (default: the kernel's choice). */
+export async function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  from?: string,
+): Promise<RawResponse> {
   const extra = Object.entries(headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
   const host = headers['Host'] === undefined ? 'Host: localhost\r\n' : '';
-  return rawRequest(port, `GET ${path} HTTP/1.1\r\n${host}${extra}Connection: close\r\n\r\n`);
+  const request = `GET ${path} HTTP/1.1\r\n${host}${extra}Connection: close\r\n\r\n`;
+  if (from === undefined) return rawRequest(port, request);
+  const c = await RawClient.connect(port, '127.0.0.1', from);
+  try {
+    c.send(request);
+    return await c.read();
+  } finally {
+    c.close();
+  }
 }

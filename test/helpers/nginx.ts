@@ -36,10 +36,22 @@ export interface NginxOptions {
   readonly root: string;
   /** Extra directives inside the `server` block. */
   readonly serverExtra?: string;
+  /** Whole `server { ... }` blocks to run instead of the default one (`{PORT}` becomes nginx's port): the same
+   *  text our server runs, for the routing comparison. */
+  readonly servers?: string;
+  /** Extra directives inside the `http` block (limit_req_zone, say). */
+  readonly httpExtra?: string;
 }
 
 /** The config text: stock defaults (`etag on`, `if_modified_since exact`), `autoindex off`, `index index.html`. */
-export function nginxConfig(dir: string, port: number, root: string, serverExtra = ''): string {
+export function nginxConfig(
+  dir: string,
+  port: number,
+  root: string,
+  serverExtra = '',
+  servers?: string,
+  httpExtra = '',
+): string {
   const mime = fs.existsSync('/etc/nginx/mime.types') ? 'include /etc/nginx/mime.types;' : '';
   return `daemon off;
 master_process on;
@@ -57,13 +69,17 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  server {
+  ${httpExtra}
+  ${
+    servers?.replaceAll('{PORT}', String(port)) ??
+    `server {
     listen 127.0.0.1:${port};
     server_name localhost;
     root ${root};
     autoindex off;
     index index.html;
     ${serverExtra}
+  }`
   }
 }
 `;
@@ -75,7 +91,9 @@ function canConnect(port: number): Promise<boolean> {
       s.destroy();
       resolve(true);
     });
-    s.once('error', () => resolve(false));
+    s.once('error', () => {
+      resolve(false);
+    });
   });
 }
 
@@ -86,7 +104,7 @@ export async function startNginx(opts: NginxOptions): Promise<RunningNginx> {
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
   const errLog = path.join(dir, 'error.log');
-  fs.writeFileSync(conf, nginxConfig(dir, port, opts.root, opts.serverExtra));
+  fs.writeFileSync(conf, nginxConfig(dir, port, opts.root, opts.serverExtra, opts.servers, opts.httpExtra));
   const proc: ChildProcess = spawn(NGINX, ['-p', dir, '-c', conf, '-e', errLog], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -114,8 +132,13 @@ export async function startNginx(opts: NginxOptions): Promise<RunningNginx> {
     errorLog,
     stop: async () => {
       const code = await new Promise<number | null>((resolve) => {
-        if (proc.exitCode !== null) return resolve(proc.exitCode);
-        proc.once('exit', (c) => resolve(c));
+        if (proc.exitCode !== null) {
+          resolve(proc.exitCode);
+          return;
+        }
+        proc.once('exit', (c) => {
+          resolve(c);
+        });
         // By pid, never by name: only this master (and through it, its worker) is stopped.
         if (proc.pid !== undefined) process.kill(proc.pid, 'SIGTERM');
       });

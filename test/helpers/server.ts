@@ -19,7 +19,9 @@ export function freePort(): Promise<number> {
     s.listen(0, '127.0.0.1', () => {
       const a = s.address();
       const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
+      s.close(() => {
+        resolve(port);
+      });
     });
   });
 }
@@ -60,6 +62,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const serverDir = path.join(dir, 'server');
     fs.cpSync(path.dirname(MAIN), serverDir, { recursive: true });
     fs.writeFileSync(path.join(serverDir, 'package.json'), '{"type":"module"}\n');
+    // The native addon, where the copy looks for it (the nearest native/build/Release above its modules).
+    const addon = path.join('native', 'build', 'Release', 'localhost_native.node');
+    if (fs.existsSync(path.join(REPO, addon))) {
+      fs.mkdirSync(path.dirname(path.join(serverDir, addon)), { recursive: true });
+      fs.copyFileSync(path.join(REPO, addon), path.join(serverDir, addon));
+    }
     main = path.join(serverDir, 'main.js');
   }
   const ports = [await freePort(), await freePort(), await freePort()];
@@ -76,23 +84,30 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const configPath = path.join(dir, 'test.conf');
   fs.writeFileSync(configPath, text);
   const ids = opts.user !== undefined ? { uid: opts.user, gid: opts.user } : {};
-  const proc = spawn(process.execPath, [main, ...(opts.args ?? []), configPath], { stdio: ['ignore', 'pipe', 'pipe'], ...ids });
+  const proc = spawn(process.execPath, [main, ...(opts.args ?? []), configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...ids,
+  });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   // One "listening on" line per bound socket: count distinct port numbers (servers sharing a port bind it once).
   const portNumbers = new Set<string>();
-  for (const m of text.matchAll(/(?:^|[;{\s])port\s+([\d\s]+?)\s*(?:;|$|\n|\})/gm)) for (const p of m[1]!.trim().split(/\s+/)) portNumbers.add(p);
+  for (const m of text.matchAll(/(?:^|[;{\s])port\s+([\d\s]+?)\s*(?:;|$|\n|\})/gm))
+    for (const p of m[1]!.trim().split(/\s+/)) portNumbers.add(p);
+  for (const m of text.matchAll(/(?:^|[;{\s])listen\s+(?:\S*:)?(\d+)\b/gm)) portNumbers.add(m[1] ?? '');
   const expected = portNumbers.size;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 10_000);
+    const timer = setTimeout(() => {
+      reject(new Error(`server did not start:\n${out}`));
+    }, 10_000);
     const check = (): void => {
       if ((out.match(/^listening on /gm) ?? []).length >= Math.max(1, expected)) {
         clearTimeout(timer);
         resolve();
       }
     };
-    proc.stdout!.on('data', check);
+    proc.stdout.on('data', check);
     proc.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code}:\n${out}`));
@@ -107,8 +122,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     output: () => out,
     stop: () =>
       new Promise<number | null>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
-        proc.once('exit', (code) => resolve(code));
+        if (proc.exitCode !== null || proc.signalCode !== null) {
+          resolve(proc.exitCode);
+          return;
+        }
+        proc.once('exit', (code) => {
+          resolve(code);
+        });
         proc.kill('SIGTERM');
       }).then((code) => {
         if (opts.keepDir !== true) fs.rmSync(dir, { recursive: true, force: true });

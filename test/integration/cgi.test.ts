@@ -98,7 +98,10 @@ echo "teapot";
 };
 
 function files(): Record<string, string | Buffer> {
-  const out: Record<string, string | Buffer> = { 'www/index.html': INDEX, 'idx/index.py': "print('Content-Type: text/plain\\n\\nindex script')" };
+  const out: Record<string, string | Buffer> = {
+    'www/index.html': INDEX,
+    'idx/index.py': "print('Content-Type: text/plain\\n\\nindex script')",
+  };
   for (const name of fs.readdirSync(path.join(REPO, 'cgi-bin'))) {
     out[`cgi-bin/${name}`] = fs.readFileSync(path.join(REPO, 'cgi-bin', name));
   }
@@ -131,7 +134,8 @@ async function waitFor(what: string, cond: () => boolean, ms = 3000): Promise<vo
   }
 }
 
-const noChildren = (): Promise<void> => waitFor(`no children, have ${children().join(',')}`, () => children().length === 0);
+const noChildren = (): Promise<void> =>
+  waitFor(`no children, have ${children().join(',')}`, () => children().length === 0);
 
 /** True while process `p` exists and is not a zombie. */
 function alive(p: number): boolean {
@@ -158,7 +162,9 @@ function envOf(res: RawResponse): Map<string, string> {
 function post(target: string, type: string, body: Buffer | string, extra = ''): string | Buffer {
   const b = typeof body === 'string' ? Buffer.from(body) : body;
   return Buffer.concat([
-    Buffer.from(`POST ${target} HTTP/1.1\r\nHost: main.test\r\nContent-Type: ${type}\r\nContent-Length: ${b.length}\r\n${extra}Connection: close\r\n\r\n`),
+    Buffer.from(
+      `POST ${target} HTTP/1.1\r\nHost: main.test\r\nContent-Type: ${type}\r\nContent-Length: ${b.length}\r\n${extra}Connection: close\r\n\r\n`,
+    ),
     b,
   ]);
 }
@@ -191,8 +197,10 @@ after(async () => {
 describe('environment (RFC 3875 §4.1)', () => {
   test('every variable, exactly, and nothing from the server', async () => {
     const c = await RawClient.connect(srv.port);
-    c.send('GET /cgi-bin/env.py/a%20b/c?x=1&y=%41 HTTP/1.1\r\nHost: main.test:80\r\nX-Custom: v1\r\nX-Custom: v2\r\n' +
-      'Proxy: http://evil.example/\r\nX_Under: u\r\nConnection: close\r\n\r\n');
+    c.send(
+      'GET /cgi-bin/env.py/a%20b/c?x=1&y=%41 HTTP/1.1\r\nHost: main.test:80\r\nX-Custom: v1\r\nX-Custom: v2\r\n' +
+        'Proxy: http://evil.example/\r\nX_Under: u\r\nConnection: close\r\n\r\n',
+    );
     const res = await c.read();
     const port = c.socket.localPort;
     c.close();
@@ -214,6 +222,7 @@ describe('environment (RFC 3875 §4.1)', () => {
       ['REMOTE_ADDR', '127.0.0.1'],
       ['REMOTE_PORT', String(port)],
       ['REQUEST_METHOD', 'GET'],
+      ['REQUEST_SCHEME', 'http'],
       ['REQUEST_URI', '/cgi-bin/env.py/a%20b/c?x=1&y=%41'],
       ['SCRIPT_FILENAME', `${dir}/env.py`],
       ['SCRIPT_NAME', '/cgi-bin/env.py'],
@@ -287,7 +296,9 @@ describe('request bodies', () => {
       const b = 'XyZboundary';
       const body = Buffer.concat([
         Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="name"\r\n\r\nLinus\r\n`),
-        Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="upload"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n`),
+        Buffer.from(
+          `--${b}\r\nContent-Disposition: form-data; name="upload"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n`,
+        ),
         file,
         Buffer.from(`\r\n--${b}--\r\n`),
       ]);
@@ -303,7 +314,8 @@ describe('request bodies', () => {
   test('a chunked body reaches the script de-chunked, with its real CONTENT_LENGTH', async () => {
     const body = Buffer.alloc(200_000);
     for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
-    const head = 'POST /cgi-bin/body.py HTTP/1.1\r\nHost: main.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+    const head =
+      'POST /cgi-bin/body.py HTTP/1.1\r\nHost: main.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
     const res = await rawRequest(srv.port, Buffer.concat([Buffer.from(head), chunked(body, 3000)]));
     assert.equal(res.status, 200);
     const sha = createHash('sha256').update(body).digest('hex');
@@ -312,7 +324,8 @@ describe('request bodies', () => {
 
   test('a chunked urlencoded body reaches php-cgi', async () => {
     const body = Buffer.from('name=Chunky&message=ok');
-    const head = 'POST /cgi-bin/form.php HTTP/1.1\r\nHost: main.test\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+    const head =
+      'POST /cgi-bin/form.php HTTP/1.1\r\nHost: main.test\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
       'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
     const res = await rawRequest(srv.port, Buffer.concat([Buffer.from(head), chunked(body, 5)]));
     assert.equal(res.status, 200);
@@ -321,7 +334,10 @@ describe('request bodies', () => {
   });
 
   test('an empty chunked body gives CONTENT_LENGTH=0', async () => {
-    const res = await rawRequest(srv.port, 'POST /cgi-bin/body.py HTTP/1.1\r\nHost: main.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n');
+    const res = await rawRequest(
+      srv.port,
+      'POST /cgi-bin/body.py HTTP/1.1\r\nHost: main.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n',
+    );
     assert.equal(res.status, 200);
     assert.match(res.body.toString(), /^CONTENT_LENGTH=0\nREAD=0\n/);
   });
@@ -331,15 +347,92 @@ describe('request bodies', () => {
       const body = Buffer.alloc(3 * 1024 * 1024);
       for (let i = 0; i < body.length; i += 4) body.writeUInt32LE(i, i);
       const framing = kind === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`;
-      const head = Buffer.from(`POST /cgi-bin/echo.py HTTP/1.1\r\nHost: main.test\r\n${framing}\r\nConnection: close\r\n\r\n`);
-      const res = await rawRequest(srv.port, Buffer.concat([head, kind === 'chunked' ? chunked(body, 65536) : body]), { timeoutMs: 10_000 });
+      const head = Buffer.from(
+        `POST /cgi-bin/echo.py HTTP/1.1\r\nHost: main.test\r\n${framing}\r\nConnection: close\r\n\r\n`,
+      );
+      const res = await rawRequest(srv.port, Buffer.concat([head, kind === 'chunked' ? chunked(body, 65536) : body]), {
+        timeoutMs: 10_000,
+      });
       assert.equal(res.status, 200);
       assert.equal(res.header('transfer-encoding'), 'chunked');
       assert.equal(res.body.length, body.length);
       assert.ok(res.body.equals(body));
     });
   }
+
+  // The echo above once lost its end under parallel load: the server close(2)d the socket with most of the response
+  // still in its kernel send queue, and Linux resets such an orphaned socket when TCP memory runs short (tcp_mem,
+  // "TCP: out of memory" in dmesg; reproduced with 2,000 slow readers exhausting it). The server must keep the
+  // socket, half-closed, until the client has read to the end. A client that reads late shows which one it does:
+  // once the server has sent its FIN (state FIN_WAIT1 in /proc/net/tcp), is that socket still its own?
+  test('a 3 MB chunked echo to a client that reads late: the server keeps the socket until the client has read it', async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < body.length; i += 4) body.writeUInt32LE(i, i);
+    const head = Buffer.from(
+      'POST /cgi-bin/echo.py HTTP/1.1\r\nHost: main.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+    );
+    const c = await RawClient.connect(srv.port);
+    try {
+      c.socket.pause();
+      c.send(Buffer.concat([head, chunked(body, 65536)]));
+      const ours = serverSide(srv.port, c.socket.localPort ?? 0);
+      await waitFor('the server to finish its response (FIN_WAIT1)', () => ours()?.state === FIN_WAIT1, 10_000);
+      const sock = ours();
+      assert.ok(
+        sock !== null && sock.txQueue > 0,
+        `the response's end should still be queued in the kernel: ${JSON.stringify(sock)}`,
+      );
+      assert.ok(
+        socketInodes(pid).has(sock.inode),
+        `the server orphaned its socket with ${sock.txQueue} bytes unsent (inode ${sock.inode})`,
+      );
+      c.socket.resume();
+      const res = await c.read({ timeoutMs: 10_000 });
+      assert.equal(res.status, 200);
+      assert.ok(res.body.equals(body));
+      await c.waitClose();
+    } finally {
+      c.close();
+    }
+  });
 });
+
+const FIN_WAIT1 = 4;
+
+/** The server's end of the connection from client port `clientPort`, read from /proc/net/tcp each call. */
+function serverSide(
+  serverPort: number,
+  clientPort: number,
+): () => { state: number; txQueue: number; inode: number } | null {
+  const local = `0100007F:${serverPort.toString(16).toUpperCase().padStart(4, '0')}`;
+  const remote = `0100007F:${clientPort.toString(16).toUpperCase().padStart(4, '0')}`;
+  return () => {
+    for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1] !== local || f[2] !== remote) continue;
+      return {
+        state: parseInt(f[3] ?? '', 16),
+        txQueue: parseInt((f[4] ?? '').split(':')[0] ?? '', 16),
+        inode: Number(f[9]),
+      };
+    }
+    return null;
+  };
+}
+
+/** Inodes of the sockets process `p` holds open. */
+function socketInodes(p: number): Set<number> {
+  const out = new Set<number>();
+  for (const fd of fs.readdirSync(`/proc/${p}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${p}/fd/${fd}`));
+      if (m !== null) out.add(Number(m[1]));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
 
 describe('responses', () => {
   test('Status from a script, with its own body and length', async () => {
@@ -417,7 +510,11 @@ describe('responses', () => {
   });
 
   test('HEAD runs the script for its headers only, and the script is ended', async () => {
-    const res = await rawRequest(srv.port, 'HEAD /cgi-bin/stream.py HTTP/1.1\r\nHost: main.test\r\nConnection: close\r\n\r\n', { head: true });
+    const res = await rawRequest(
+      srv.port,
+      'HEAD /cgi-bin/stream.py HTTP/1.1\r\nHost: main.test\r\nConnection: close\r\n\r\n',
+      { head: true },
+    );
     assert.equal(res.status, 200);
     assert.equal(res.header('content-type'), 'text/plain; charset=utf-8');
     assert.equal(res.body.length, 0);
@@ -458,7 +555,7 @@ describe('failures', () => {
   test('a method the location does not allow → 405 with Allow', async () => {
     const res = await rawRequest(srv.port, post('/ro/env.py', 'text/plain', 'x'));
     assert.equal(res.status, 405);
-    assert.equal(res.header('allow'), 'GET, HEAD');
+    assert.equal(res.header('allow'), 'GET, HEAD, OPTIONS');
   });
 
   test('a script that exits before its headers → 502', async () => {
@@ -494,7 +591,11 @@ describe('failures', () => {
     c.send('GET /cgi-bin/stream.py HTTP/1.1\r\nHost: main.test\r\n\r\n');
     // Wait until the first lines arrived: the script is running and streaming.
     await waitFor('the script to start', () => children().length === 1);
-    const first = await new Promise<string>((resolve) => c.socket.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
+    const first = await new Promise<string>((resolve) =>
+      c.socket.once('data', (d: Buffer) => {
+        resolve(d.toString('latin1'));
+      }),
+    );
     assert.match(first, /HTTP\/1.1 200 OK/);
     c.close();
     await noChildren();
@@ -524,7 +625,8 @@ describe('failures', () => {
 describe('concurrency', () => {
   test('20 slow scripts at once; a static file still answers in < 100 ms', async () => {
     const clients = await Promise.all(Array.from({ length: 20 }, () => RawClient.connect(srv.port)));
-    for (const c of clients) c.send('GET /cgi-bin/slow.py?1.5 HTTP/1.1\r\nHost: main.test\r\nConnection: close\r\n\r\n');
+    for (const c of clients)
+      c.send('GET /cgi-bin/slow.py?1.5 HTTP/1.1\r\nHost: main.test\r\nConnection: close\r\n\r\n');
     await waitFor('20 scripts running', () => children().length === 20, 5000);
     const t0 = performance.now();
     const res = await get(srv.port, '/index.html');

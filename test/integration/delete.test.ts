@@ -141,11 +141,11 @@ describe('DELETE', () => {
   test('a location without DELETE → 405 with Allow, the file stays', async () => {
     const r = await del('/ro/keep.txt');
     assert.equal(r.status, 405);
-    assert.equal(r.header('allow'), 'GET, HEAD');
+    assert.equal(r.header('allow'), 'GET, HEAD, OPTIONS');
     assert.equal(fs.readFileSync(path.join(srv.dir, 'www/ro/keep.txt'), 'utf8'), 'read only\n');
     const missing = await del('/ro/none.txt');
     assert.equal(missing.status, 405);
-    assert.equal(missing.header('allow'), 'GET, HEAD');
+    assert.equal(missing.header('allow'), 'GET, HEAD, OPTIONS');
   });
 
   test('no location → 404', async () => {
@@ -154,7 +154,10 @@ describe('DELETE', () => {
   });
 
   test('DELETE with a body: the body is read and discarded, 204', async () => {
-    const r = await rawRequest(srv.port, 'DELETE /up/body.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello');
+    const r = await rawRequest(
+      srv.port,
+      'DELETE /up/body.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
+    );
     assert.equal(r.status, 204);
     assert.equal(fs.existsSync(path.join(up, 'body.txt')), false);
   });

@@ -32,7 +32,8 @@ const INDEX = '<!DOCTYPE html><title>home</title><h1>home</h1>\n';
 const TEXT = 'hello, world\n';
 
 /** IMF-fixdate, RFC 9110 §5.6.7. */
-const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/;
+const IMF_FIXDATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/;
 
 let srv: RunningServer;
 
@@ -115,7 +116,9 @@ describe('HEAD', () => {
   test('HEAD of a missing file: 404 head, no body', async () => {
     const c = await RawClient.connect(srv.port);
     try {
-      c.send('HEAD /nope HTTP/1.1\r\nHost: localhost\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+      c.send(
+        'HEAD /nope HTTP/1.1\r\nHost: localhost\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+      );
       const h = await c.read({ head: true });
       assert.equal(h.status, 404);
       assert.ok(Number(h.header('content-length')) > 0, 'HEAD 404 announces the length of the page GET would get');
@@ -128,7 +131,9 @@ describe('HEAD', () => {
   });
 
   test('HEAD of the default file via a directory URL', async () => {
-    const r = await rawRequest(srv.port, 'HEAD / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { head: true });
+    const r = await rawRequest(srv.port, 'HEAD / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', {
+      head: true,
+    });
     assert.equal(r.status, 200);
     assert.equal(r.header('content-length'), String(Buffer.byteLength(INDEX)));
   });
@@ -139,7 +144,7 @@ describe('405, redirect', () => {
     const r = await rawRequest(srv.port, 'DELETE /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     assert.equal(r.status, 405);
     assert.equal(r.reason, 'Method Not Allowed');
-    assert.equal(r.header('allow'), 'GET, HEAD');
+    assert.equal(r.header('allow'), 'GET, HEAD, OPTIONS');
     assert.match(r.body.toString(), /405 Method Not Allowed/);
     assert.ok(fs.existsSync(path.join(srv.dir, 'www/a.txt')));
   });
@@ -150,7 +155,7 @@ describe('405, redirect', () => {
       c.send('POST /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello');
       const r = await c.read();
       assert.equal(r.status, 405);
-      assert.equal(r.header('allow'), 'GET, HEAD');
+      assert.equal(r.header('allow'), 'GET, HEAD, OPTIONS');
       c.send('GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n');
       const g = await c.read();
       assert.equal(g.status, 200);
@@ -163,7 +168,7 @@ describe('405, redirect', () => {
   test('Allow lists the location methods (GET implies HEAD)', async () => {
     const r = await rawRequest(srv.port, 'DELETE /up/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     assert.equal(r.status, 405);
-    assert.equal(r.header('allow'), 'GET, HEAD, POST');
+    assert.equal(r.header('allow'), 'GET, HEAD, POST, OPTIONS');
   });
 
   test('redirect location: 301 with Location', async () => {
@@ -266,13 +271,21 @@ describe('request bodies', () => {
   });
 
   test('POST without a body is length 0 (RFC 9112 §6.3), not 411: an empty file is stored', async () => {
-    const r = await rawRequest(srv.port, 'POST /up/empty.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { timeoutMs: 2000 });
+    const r = await rawRequest(
+      srv.port,
+      'POST /up/empty.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+      { timeoutMs: 2000 },
+    );
     assert.equal(r.status, 201);
     assert.equal((await fetchBack('/up/empty.txt')).length, 0);
   });
 
   test('POST with Content-Length: 0 stores an empty file', async () => {
-    const r = await rawRequest(srv.port, 'POST /up/zero.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', { timeoutMs: 2000 });
+    const r = await rawRequest(
+      srv.port,
+      'POST /up/zero.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      { timeoutMs: 2000 },
+    );
     assert.equal(r.status, 201);
     assert.equal((await fetchBack('/up/zero.txt')).length, 0);
   });

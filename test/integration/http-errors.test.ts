@@ -151,8 +151,14 @@ describe('400 Bad Request, then close', () => {
     ['Content-Length empty', `POST /up/x HTTP/1.1\r\n${H}Content-Length: \r\n\r\n`],
     ['Content-Length in hex', `POST /up/x HTTP/1.1\r\n${H}Content-Length: 0x3\r\n\r\nabc`],
     ['two differing Content-Lengths', `POST /up/x HTTP/1.1\r\n${H}Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd`],
-    ['Content-Length and Transfer-Encoding', `POST /up/x HTTP/1.1\r\n${H}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
-    ['Transfer-Encoding and Content-Length (other order)', `POST /up/x HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
+    [
+      'Content-Length and Transfer-Encoding',
+      `POST /up/x HTTP/1.1\r\n${H}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
+    ],
+    [
+      'Transfer-Encoding and Content-Length (other order)',
+      `POST /up/x HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
+    ],
     ['a transfer coding other than chunked', `POST /up/x HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n`],
     ['a transfer coding list', `POST /up/x HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`],
     ['Transfer-Encoding in HTTP/1.0', `POST /up/x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
@@ -188,7 +194,6 @@ describe('400 for bad chunked framing, then close', () => {
     ['a bad chunk extension', '3;=x\r\nabc\r\n0\r\n\r\n'],
     ['an unterminated quoted extension value', '3;a="x\r\nabc\r\n0\r\n\r\n'],
     ['a bare LF in the trailer section', '3\r\nabc\r\n0\r\nX-T: 1\n\r\n'],
-    ['a forbidden trailer (Content-Length)', '3\r\nabc\r\n0\r\nContent-Length: 3\r\n\r\n'],
   ];
   for (const [name, body] of cases) {
     test(name, async () => {
@@ -222,7 +227,12 @@ describe('413 Content Too Large', () => {
   test('413 also when the client sends the body right behind the head (lingering close, no reset before the answer)', async () => {
     const c = await RawClient.connect(portA);
     try {
-      c.send(Buffer.concat([Buffer.from(`POST /up/big.bin HTTP/1.1\r\n${H}Content-Length: 200000\r\n\r\n`, 'latin1'), Buffer.alloc(200_000, 0x41)]));
+      c.send(
+        Buffer.concat([
+          Buffer.from(`POST /up/big.bin HTTP/1.1\r\n${H}Content-Length: 200000\r\n\r\n`, 'latin1'),
+          Buffer.alloc(200_000, 0x41),
+        ]),
+      );
       const r = await c.read({ timeoutMs: 3000 });
       assert.equal(r.status, 413);
       assert.equal(r.body.toString(), customPage(413));
@@ -319,9 +329,9 @@ describe('501, 505', () => {
     await expectError(portA, `get /a.txt HTTP/1.1\r\n${H}\r\n`, 501);
   });
 
-  test('PUT, OPTIONS, CONNECT are not implemented: 501', async () => {
+  test('PUT, PATCH, CONNECT are not implemented: 501', async () => {
     await expectError(portA, `PUT /up/x HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`, 501);
-    await expectError(portA, `OPTIONS * HTTP/1.1\r\n${H}\r\n`, 501);
+    await expectError(portA, `PATCH /up/x HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`, 501);
     await expectError(portA, `CONNECT localhost:443 HTTP/1.1\r\n${H}\r\n`, 501);
   });
 
@@ -355,7 +365,7 @@ describe('errors that keep the connection', () => {
         c.send(`DELETE /a.txt HTTP/1.1\r\n${H}\r\n`);
         const r405 = await c.read();
         assert.equal(r405.status, 405);
-        assert.equal(r405.header('allow'), 'GET, HEAD');
+        assert.equal(r405.header('allow'), 'GET, HEAD, OPTIONS');
         if (port === portA) assert.equal(r405.body.toString(), customPage(405));
         else assert.match(r405.body.toString(), /<title>405 Method Not Allowed<\/title>/);
         c.send(`GET /a.txt HTTP/1.1\r\n${H}\r\n`);

@@ -226,3 +226,23 @@ describe('keep-alive', () => {
     }
   });
 });
+
+test('keepalive_timeout 0 turns keep-alive off: an HTTP/1.1 response says close and the server closes', async () => {
+  const off = await startServer({
+    config: `server {\n  listen 127.0.0.1:{PORT}\n  keepalive_timeout 0\n  location / {\n    root {DIR}/www\n  }\n}\n`,
+    files: { 'www/a.txt': 'alpha\n' },
+  });
+  const c = await RawClient.connect(off.port);
+  try {
+    c.send('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+    const r = await c.read();
+    assert.equal(r.status, 200);
+    assert.equal(r.header('connection'), 'close');
+    assert.equal(r.body.toString(), 'alpha\n');
+    assert.equal((await c.waitClose(3000)).length, 0);
+  } finally {
+    c.close();
+    await off.stop();
+    fs.rmSync(off.dir, { recursive: true, force: true });
+  }
+});

@@ -39,7 +39,8 @@ const CONFIG = `server {
   host 127.0.0.1
   port {PORT}
   location / {
-    methods GET POST DELETE
+    # No POST: this root holds the CGI root, and the validator refuses uploads over scripts (uploads go to /up).
+    methods GET DELETE
     root {DIR}/www
     directory_listing on
   }
@@ -114,22 +115,76 @@ after(async () => {
 
 /** Spellings of "one directory up" (each includes its separator), tried as chains of 8. */
 const UP: readonly string[] = [
-  '../', '..%2f', '..%2F', '%2e%2e/', '%2E%2E/', '%2e%2E%2f', '%2E%2e%2F', '.%2e/', '%2e./', '%2e%2e%2f',
+  '../',
+  '..%2f',
+  '..%2F',
+  '%2e%2e/',
+  '%2E%2E/',
+  '%2e%2E%2f',
+  '%2E%2e%2F',
+  '.%2e/',
+  '%2e./',
+  '%2e%2e%2f',
   // double encoding: decoded once, these are literal "%2e" names (DESIGN §6: decoded once)
-  '%252e%252e/', '%252e%252e%252f', '..%252f', '%25%32%65%25%32%65/', '%252E%252E%252F',
+  '%252e%252e/',
+  '%252e%252e%252f',
+  '..%252f',
+  '%25%32%65%25%32%65/',
+  '%252E%252E%252F',
   // backslashes (an ordinary name byte on POSIX)
-  '..\\', '..%5c', '..%5C', '%2e%2e%5c', '%252e%252e%255c', '.\\..\\',
+  '..\\',
+  '..%5c',
+  '..%5C',
+  '%2e%2e%5c',
+  '%252e%252e%255c',
+  '.\\..\\',
   // overlong and invalid UTF-8 for '.', '/' and '\'
-  '%c0%ae%c0%ae/', '%c0%ae%c0%ae%c0%af', '..%c0%af', '..%c1%9c', '%e0%80%ae%e0%80%ae/', '..%e0%80%af',
-  '%f0%80%80%ae%f0%80%80%ae/', '%c0%2e%c0%2e/', '%c0%ae./', '..%c0%2f', '%ae%ae/',
+  '%c0%ae%c0%ae/',
+  '%c0%ae%c0%ae%c0%af',
+  '..%c0%af',
+  '..%c1%9c',
+  '%e0%80%ae%e0%80%ae/',
+  '..%e0%80%af',
+  '%f0%80%80%ae%f0%80%80%ae/',
+  '%c0%2e%c0%2e/',
+  '%c0%ae./',
+  '..%c0%2f',
+  '%ae%ae/',
   // look-alike Unicode: fullwidth dots and solidus, division slash, IIS %u escapes
-  '%ef%bc%8e%ef%bc%8e/', '..%ef%bc%8f', '..%e2%88%95', '%u002e%u002e/', '..%u2215',
+  '%ef%bc%8e%ef%bc%8e/',
+  '..%ef%bc%8f',
+  '..%e2%88%95',
+  '%u002e%u002e/',
+  '..%u2215',
   // path parameters, trailing dots and spaces, NUL
-  '..;/', '..%3b/', '..;a=b/', '.../', '..../', '. ./', '..%20/', '%20../', '..%09/', '..%00/', '%00../',
-  '.%00./', '%2e%2e%00/', '..%0a/', '..%0d/',
+  '..;/',
+  '..%3b/',
+  '..;a=b/',
+  '.../',
+  '..../',
+  '. ./',
+  '..%20/',
+  '%20../',
+  '..%09/',
+  '..%00/',
+  '%00../',
+  '.%00./',
+  '%2e%2e%00/',
+  '..%0a/',
+  '..%0d/',
   // redundant separators and dot segments
-  '..//', './../', '.././', '/../', './/..//', '%2e/%2e%2e/', '..%2f%2f', '%%32%65%%32%65/', '..%252f..%252f',
-  '.%2e%2f', '%2e%2e%2f%2e', '..%2f.',
+  '..//',
+  './../',
+  '.././',
+  '/../',
+  './/..//',
+  '%2e/%2e%2e/',
+  '..%2f%2f',
+  '%%32%65%%32%65/',
+  '..%252f..%252f',
+  '.%2e%2f',
+  '%2e%2e%2f%2e',
+  '..%2f.',
 ];
 
 /** Literal targets outside the chain scheme. */
@@ -188,7 +243,10 @@ function requestBytes(method: string, target: string, headers = '', body: Buffer
   const b = typeof body === 'string' ? Buffer.from(body, 'latin1') : body;
   const cl = method === 'POST' ? `Content-Length: ${b.length}\r\n` : '';
   return Buffer.concat([
-    Buffer.from(`${method} ${target} HTTP/1.1\r\nHost: localhost\r\n${cl}${headers}Connection: close\r\n\r\n`, 'latin1'),
+    Buffer.from(
+      `${method} ${target} HTTP/1.1\r\nHost: localhost\r\n${cl}${headers}Connection: close\r\n\r\n`,
+      'latin1',
+    ),
     b,
   ]);
 }
@@ -210,8 +268,22 @@ function assertNoLeak(r: RawResponse, what: string): void {
 }
 
 /** Names that a listing of something inside the roots may show. */
-const INSIDE_NAMES = new Set(['index.txt', 'files', 'up', 'cgi', 'a.txt', 'sub', 'b.txt', 'keep.txt', 'env.py', 'link.py',
-  'esc-file', 'esc-dir', 'etc-link', 'fsroot']);
+const INSIDE_NAMES = new Set([
+  'index.txt',
+  'files',
+  'up',
+  'cgi',
+  'a.txt',
+  'sub',
+  'b.txt',
+  'keep.txt',
+  'env.py',
+  'link.py',
+  'esc-file',
+  'esc-dir',
+  'etc-link',
+  'fsroot',
+]);
 
 /**
  * The status is 4xx, a 301 (a slash redirect serves nothing), or a 2xx whose body is a file from inside the roots,
@@ -277,15 +349,23 @@ function walk(dir: string, skip: (rel: string) => boolean = () => false): string
 function outsideState(): { entries: string[]; secrets: Record<string, string>; strays: string[] } {
   const entries = walk(srv.dir, (rel) => rel === 'www' || rel.startsWith('www/'));
   const secrets: Record<string, string> = {};
-  for (const f of ['secret.txt', 'secret.py', 'victim.txt', 'outside/secret.txt', 'outside/victim.txt', `outside/${OUTSIDE_ONLY}`]) {
+  for (const f of [
+    'secret.txt',
+    'secret.py',
+    'victim.txt',
+    'outside/secret.txt',
+    'outside/victim.txt',
+    `outside/${OUTSIDE_ONLY}`,
+  ]) {
     const p = path.join(srv.dir, f);
     secrets[f] = fs.existsSync(p) ? fs.readFileSync(p, 'latin1') : '<deleted>';
   }
   // A file that climbed past the test dir would land in the temp dir or in /.
-  const strays = [...fs.readdirSync(os.tmpdir()), ...fs.readdirSync('/'), ...fs.readdirSync('/etc')].filter((n) => n.includes(PWN_TOKEN));
+  const strays = [...fs.readdirSync(os.tmpdir()), ...fs.readdirSync('/'), ...fs.readdirSync('/etc')].filter((n) =>
+    n.includes(PWN_TOKEN),
+  );
   return { entries, secrets, strays };
 }
-
 
 /** Nothing outside changed, and every uploaded file lies (really, symlinks resolved) inside www. */
 function assertFilesystemIntact(what: string): void {
@@ -296,7 +376,10 @@ function assertFilesystemIntact(what: string): void {
   for (const rel of walk(www)) {
     if (!rel.includes(PWN)) continue;
     const real = fs.realpathSync(path.join(www, path.dirname(rel)));
-    assert.ok(real === realWww || real.startsWith(realWww + '/'), `${what}: upload stored through a symlink at ${rel} → ${real}`);
+    assert.ok(
+      real === realWww || real.startsWith(realWww + '/'),
+      `${what}: upload stored through a symlink at ${rel} → ${real}`,
+    );
   }
 }
 
@@ -313,8 +396,14 @@ describe('GET: static files and listings', () => {
   for (const up of UP) {
     test(`GET ${JSON.stringify(up)} x8`, async () => {
       const chain = up.repeat(8);
-      for (const t of [`/files/${chain}secret.txt`, `/files/sub/${chain}outside/secret.txt`, `/files/${chain}`,
-        `/files/${chain}outside/`, `/${chain}etc/passwd`, `/up/${chain}secret.txt`]) {
+      for (const t of [
+        `/files/${chain}secret.txt`,
+        `/files/sub/${chain}outside/secret.txt`,
+        `/files/${chain}`,
+        `/files/${chain}outside/`,
+        `/${chain}etc/passwd`,
+        `/up/${chain}secret.txt`,
+      ]) {
         assertConfined(await send('GET', t), `GET ${t}`);
       }
     });
@@ -323,7 +412,14 @@ describe('GET: static files and listings', () => {
     for (const t of EXTRA_GET) assertConfined(await send('GET', t), `GET ${t.slice(0, 80)}`);
   });
   test('symlinks inside a root that point outside it are never followed out', async () => {
-    for (const t of ['/esc-file', '/files/esc-file', '/esc-dir/secret.txt', '/files/esc-dir/', '/up/esc-dir/', '/up/fsroot/etc/passwd']) {
+    for (const t of [
+      '/esc-file',
+      '/files/esc-file',
+      '/esc-dir/secret.txt',
+      '/files/esc-dir/',
+      '/up/esc-dir/',
+      '/up/fsroot/etc/passwd',
+    ]) {
       const r = await send('GET', t);
       assert.ok(r.status >= 400 && r.status < 500, `GET ${t}: ${r.status}`);
       assertNoLeak(r, t);
@@ -343,33 +439,52 @@ describe('GET: static files and listings', () => {
     assert.equal(r2.status, 200);
     assert.equal(r2.body.toString(), 'inside index\n');
   });
-  test('nothing changed outside', () => assertFilesystemIntact('GET'));
+  test('nothing changed outside', () => {
+    assertFilesystemIntact('GET');
+  });
 });
 
 describe('DELETE', () => {
   for (const up of UP) {
     test(`DELETE ${JSON.stringify(up)} x8`, async () => {
       const chain = up.repeat(8);
-      for (const t of [`/up/${chain}victim.txt`, `/up/${chain}outside/victim.txt`, `/${chain}secret.txt`, `/files/${chain}secret.txt`]) {
+      for (const t of [
+        `/up/${chain}victim.txt`,
+        `/up/${chain}outside/victim.txt`,
+        `/${chain}secret.txt`,
+        `/files/${chain}secret.txt`,
+      ]) {
         assertConfined(await send('DELETE', t), `DELETE ${t}`);
       }
     });
   }
   test('DELETE through symlinks inside the root', async () => {
-    for (const t of ['/up/esc-dir/victim.txt', '/up/esc-dir/secret.txt', '/esc-dir/victim.txt', `/up/esc-dir/${OUTSIDE_ONLY}`,
-      '/up/fsroot/' + path.join(srv.dir, 'victim.txt').slice(1)]) {
+    for (const t of [
+      '/up/esc-dir/victim.txt',
+      '/up/esc-dir/secret.txt',
+      '/esc-dir/victim.txt',
+      `/up/esc-dir/${OUTSIDE_ONLY}`,
+      '/up/fsroot/' + path.join(srv.dir, 'victim.txt').slice(1),
+    ]) {
       const r = await send('DELETE', t);
       assert.ok(r.status >= 400 && r.status < 500, `DELETE ${t}: status ${r.status}, the file outside may be gone`);
     }
   });
-  test('nothing outside was deleted', () => assertFilesystemIntact('DELETE'));
+  test('nothing outside was deleted', () => {
+    assertFilesystemIntact('DELETE');
+  });
 });
 
 describe('uploads: raw POST', () => {
   for (const up of UP) {
     test(`POST ${JSON.stringify(up)} x8`, async () => {
       const chain = up.repeat(8);
-      for (const t of [`/up/${chain}${PWN}.txt`, `/up/${chain}outside/${PWN}.txt`, `/${chain}${PWN}.txt`, `/up/${chain}secret.txt`]) {
+      for (const t of [
+        `/up/${chain}${PWN}.txt`,
+        `/up/${chain}outside/${PWN}.txt`,
+        `/${chain}${PWN}.txt`,
+        `/up/${chain}secret.txt`,
+      ]) {
         assertConfined(await send('POST', t, '', 'pwned\n'), `POST ${t}`);
       }
     });
@@ -385,19 +500,39 @@ describe('uploads: raw POST', () => {
     await send('POST', '/up/esc-file', '', 'pwned\n');
     assertFilesystemIntact('POST onto a symlink');
   });
-  test('nothing was created outside', () => assertFilesystemIntact('raw POST'));
+  test('nothing was created outside', () => {
+    assertFilesystemIntact('raw POST');
+  });
 });
 
 describe('uploads: multipart file names', () => {
   const names = [
-    `../../${PWN}-1.txt`, `../../../../../../tmp/${PWN}-2.txt`, `..\\..\\${PWN}-3.txt`, `/tmp/${PWN}-4.txt`,
-    `/etc/${PWN}-5.txt`, `....//....//${PWN}-6.txt`, `a/../../${PWN}-7.txt`, `C:\\..\\..\\${PWN}-8.txt`,
-    `%2e%2e%2f%2e%2e%2f${PWN}-9.txt`, `..%2f..%2f${PWN}-10.txt`, `${PWN}-11.txt/..`, `..`, `.`, '', '/', `../`,
-    `./../${PWN}-12.txt`, `..;/${PWN}-13.txt`, `\\\\server\\share\\${PWN}-14.txt`, `esc-dir/${PWN}-15.txt`,
+    `../../${PWN}-1.txt`,
+    `../../../../../../tmp/${PWN}-2.txt`,
+    `..\\..\\${PWN}-3.txt`,
+    `/tmp/${PWN}-4.txt`,
+    `/etc/${PWN}-5.txt`,
+    `....//....//${PWN}-6.txt`,
+    `a/../../${PWN}-7.txt`,
+    `C:\\..\\..\\${PWN}-8.txt`,
+    `%2e%2e%2f%2e%2e%2f${PWN}-9.txt`,
+    `..%2f..%2f${PWN}-10.txt`,
+    `${PWN}-11.txt/..`,
+    `..`,
+    `.`,
+    '',
+    '/',
+    `../`,
+    `./../${PWN}-12.txt`,
+    `..;/${PWN}-13.txt`,
+    `\\\\server\\share\\${PWN}-14.txt`,
+    `esc-dir/${PWN}-15.txt`,
   ];
   function multipart(filename: string, star = false): { headers: string; body: Buffer } {
     const b = `----b${PWN_TOKEN}`;
-    const disp = star ? `filename*=UTF-8''${encodeURIComponent(filename)}` : `filename="${filename.replace(/["\\]/g, (c) => '\\' + c)}"`;
+    const disp = star
+      ? `filename*=UTF-8''${encodeURIComponent(filename)}`
+      : `filename="${filename.replace(/["\\]/g, (c) => '\\' + c)}"`;
     const body = `--${b}\r\nContent-Disposition: form-data; name="f"; ${disp}\r\nContent-Type: text/plain\r\n\r\npwned\n\r\n--${b}--\r\n`;
     return { headers: `Content-Type: multipart/form-data; boundary=${b}\r\n`, body: Buffer.from(body, 'utf8') };
   }
@@ -423,16 +558,30 @@ describe('uploads: multipart file names', () => {
 
 describe('CGI', () => {
   test('/cgi-bin/../secret.py and friends never run a script outside the root', async () => {
-    for (const t of ['/cgi-bin/../secret.py', '/cgi-bin/%2e%2e/secret.py', '/cgi-bin/..%2fsecret.py', '/cgi-bin/link.py',
-      '/cgi-bin/esc-dir/secret.py', '/cgi-bin/esc-dir/secret.py/x', '/cgi-bin/env.py/../../secret.py',
-      '/cgi-bin/%252e%252e/secret.py', '/cgi-bin/..\\secret.py', '/cgi-bin/..;/secret.py', '/cgi-bin/esc-file']) {
+    for (const t of [
+      '/cgi-bin/../secret.py',
+      '/cgi-bin/%2e%2e/secret.py',
+      '/cgi-bin/..%2fsecret.py',
+      '/cgi-bin/link.py',
+      '/cgi-bin/esc-dir/secret.py',
+      '/cgi-bin/esc-dir/secret.py/x',
+      '/cgi-bin/env.py/../../secret.py',
+      '/cgi-bin/%252e%252e/secret.py',
+      '/cgi-bin/..\\secret.py',
+      '/cgi-bin/..;/secret.py',
+      '/cgi-bin/esc-file',
+    ]) {
       for (const m of ['GET', 'POST']) assertConfined(await send(m, t, '', m === 'POST' ? 'x=1' : ''), `${m} ${t}`);
     }
   });
   for (const up of UP) {
     test(`CGI ${JSON.stringify(up)} x8`, async () => {
       const chain = up.repeat(8);
-      for (const t of [`/cgi-bin/${chain}secret.py`, `/cgi-bin/${chain}outside/secret.py`, `/cgi-bin/env.py/${chain}etc/passwd`]) {
+      for (const t of [
+        `/cgi-bin/${chain}secret.py`,
+        `/cgi-bin/${chain}outside/secret.py`,
+        `/cgi-bin/env.py/${chain}etc/passwd`,
+      ]) {
         assertConfined(await send('GET', t), `GET ${t}`);
       }
     });
@@ -446,7 +595,9 @@ describe('CGI', () => {
     assertCleanCgiEnv(r2.body.toString(), 'PATH_INFO %252e');
     assert.equal((JSON.parse(r2.body.toString()) as Record<string, string>)['PATH_INFO'], '/%2e%2e/x');
   });
-  test('nothing changed outside', () => assertFilesystemIntact('CGI'));
+  test('nothing changed outside', () => {
+    assertFilesystemIntact('CGI');
+  });
 });
 
 describe('the server survived', () => {

@@ -1,6 +1,7 @@
 /**
  * Cookies and server-side sessions through real sockets and CGI (DESIGN §7): the sid cookie, SESSION_ID and
- * SESSION_DATA in scripts, X-Session-Data / X-Session-End from scripts, separate clients, logout, and the cap.
+ * SESSION_DATA in scripts, X-Session-Data / X-Session-End from scripts, separate clients, logout, and the caps.
+ * Sessions are lazy (DESIGN §9): stored, and their cookie sent, only once something is written into them.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { get, RawClient, rawRequest, type RawResponse } from '../helpers/http.js
 const run = promisify(execFile);
 
 const SESSION_MAX = 100;
+const PER_ADDRESS = 10;
 
 const IDLE_MS = 400;
 
@@ -26,11 +28,17 @@ const CONFIG = `server {
     root {DIR}/www
     session on
   }
+  location /cgi-bin {
+    root {DIR}/cgi-bin
+    cgi .py /usr/bin/python3
+    session on
+  }
 }
 server {
   host 127.0.0.1
   port {PORT}
   session_max ${SESSION_MAX}
+  session_max_per_address ${PER_ADDRESS}
   location / {
     methods GET
     root {DIR}/www
@@ -61,7 +69,8 @@ let base = '';
 
 before(async () => {
   const files: Record<string, string | Buffer> = { 'www/index.html': 'home\n' };
-  for (const name of ['session.py', 'env.py']) files[`cgi-bin/${name}`] = fs.readFileSync(path.join(REPO, 'cgi-bin', name));
+  for (const name of ['session.py', 'env.py'])
+    files[`cgi-bin/${name}`] = fs.readFileSync(path.join(REPO, 'cgi-bin', name));
   srv = await startServer({ config: CONFIG, files });
   base = `http://127.0.0.1:${srv.port}`;
 });
@@ -98,9 +107,17 @@ async function curl(jar: string, url: string, ...args: string[]): Promise<string
 const visits = (head: string): number => Number(/^X-Visits: (\d+)\r$/m.exec(head)?.[1] ?? NaN);
 
 describe('the sid cookie', () => {
-  test('a first request to a session location gets a fresh sid cookie', async () => {
-    const a = setSid(await get(srv.port, '/s/index.html'));
-    const b = setSid(await get(srv.port, '/s/index.html'));
+  test('a request that writes nothing into a session sets no cookie (a file, a script that only reads)', async () => {
+    assert.equal(setSid(await get(srv.port, '/s/index.html')), null);
+    const env = await get(srv.port, '/cgi-bin/env.py');
+    assert.equal(setSid(env), null);
+    assert.equal(envOf(env).get('SESSION_DATA'), '');
+    assert.match(envOf(env).get('SESSION_ID') ?? '', /^[A-Za-z0-9_-]{22}$/, 'a script still sees the id it would get');
+  });
+
+  test('a script that writes data gets a fresh sid cookie, a different one per client', async () => {
+    const a = setSid(await get(srv.port, '/cgi-bin/session.py'));
+    const b = setSid(await get(srv.port, '/cgi-bin/session.py'));
     assert.ok(a !== null && b !== null);
     assert.notEqual(a, b);
   });
@@ -116,22 +133,21 @@ describe('the sid cookie', () => {
   });
 
   test('the same cookie reaches the same session; SESSION_ID is the cookie', async () => {
-    const first = await get(srv.port, '/cgi-bin/env.py');
+    const first = await get(srv.port, '/cgi-bin/session.py');
     const sid = setSid(first);
     assert.ok(sid !== null);
-    assert.equal(envOf(first).get('SESSION_ID'), sid);
-    assert.equal(envOf(first).get('SESSION_DATA'), '');
     const again = await get(srv.port, '/cgi-bin/env.py', { Cookie: `theme=dark; sid=${sid}` });
     assert.equal(setSid(again), null);
     assert.equal(envOf(again).get('SESSION_ID'), sid);
+    assert.equal(envOf(again).get('SESSION_DATA'), 'visits=1');
   });
 
   test('an unknown or malformed sid gets a new session', async () => {
     for (const bad of ['AAAAAAAAAAAAAAAAAAAAAA', 'not-an-id', '']) {
-      const res = await get(srv.port, '/cgi-bin/env.py', { Cookie: `sid=${bad}` });
+      const res = await get(srv.port, '/cgi-bin/session.py', { Cookie: `sid=${bad}` });
       const sid = setSid(res);
       assert.ok(sid !== null && sid !== bad);
-      assert.equal(envOf(res).get('SESSION_ID'), sid);
+      assert.equal(res.header('x-visits'), '1');
     }
   });
 });
@@ -195,51 +211,71 @@ describe('session data through CGI', () => {
 describe('idle expiry', () => {
   test('a session idle longer than session_timeout is replaced by a fresh one; an active one is kept', async () => {
     const port = srv.ports[1]!;
-    const first = setSid(await get(port, '/s/index.html'));
+    const first = setSid(await get(port, '/cgi-bin/session.py'));
     assert.ok(first !== null);
     // Used within the idle time: kept.
-    assert.equal(setSid(await get(port, '/s/index.html', { Cookie: `sid=${first}` })), null);
+    const kept = await get(port, '/cgi-bin/session.py', { Cookie: `sid=${first}` });
+    assert.equal(setSid(kept), null);
+    assert.equal(kept.header('x-visits'), '2');
     // Left idle for longer than session_timeout (time passing is what is under test here).
     await new Promise((r) => setTimeout(r, IDLE_MS * 2));
-    const next = setSid(await get(port, '/s/index.html', { Cookie: `sid=${first}` }));
+    const expired = await get(port, '/cgi-bin/session.py', { Cookie: `sid=${first}` });
+    const next = setSid(expired);
     assert.ok(next !== null && next !== first, 'an expired session must be replaced');
+    assert.equal(expired.header('x-visits'), '1');
   });
 });
 
-describe('the store cap', () => {
-  test(`100,000 cookieless requests leave exactly session_max (${SESSION_MAX}) live sessions`, async () => {
-    const sids: string[] = [];
+describe('the caps', () => {
+  /** Logs a client in through session.py (from `from`): its sid, with visits=1 stored. */
+  async function login(from?: string): Promise<string> {
+    const res = await get(srv.port, '/cgi-bin/session.py', {}, from);
+    const sid = setSid(res);
+    assert.ok(sid !== null);
+    return sid;
+  }
+  const visitsWith = async (sid: string, from?: string): Promise<string | undefined> =>
+    (await get(srv.port, '/cgi-bin/session.py', { Cookie: `sid=${sid}` }, from)).header('x-visits');
+
+  test('20,000 cookie-less requests store nothing and evict nobody', async () => {
+    const victim = await login('127.0.0.2');
     const c = await RawClient.connect(srv.port);
     try {
       const batch = 200;
-      for (let i = 0; i < 100_000; i += batch) {
+      for (let i = 0; i < 20_000; i += batch) {
         c.send('GET /s/index.html HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(batch));
         for (let j = 0; j < batch; j++) {
           const res = await c.read();
           assert.equal(res.status, 200);
-          const sid = setSid(res);
-          assert.ok(sid !== null);
-          sids.push(sid);
+          assert.equal(setSid(res), null);
         }
       }
     } finally {
       c.close();
     }
-    assert.equal(new Set(sids).size, 100_000);
-    // The newest SESSION_MAX are all still live (oldest first, so the LRU order is kept while checking)...
-    const c2 = await RawClient.connect(srv.port);
-    try {
-      const kept = sids.slice(-SESSION_MAX);
-      c2.send(kept.map((sid) => `GET /s/index.html HTTP/1.1\r\nHost: x\r\nCookie: sid=${sid}\r\n\r\n`).join(''));
-      for (const sid of kept) assert.equal(setSid(await c2.read()), null, `session ${sid} was lost`);
-    } finally {
-      c2.close();
-    }
-    // ...and the one just before them, like the very first, was evicted.
-    for (const old of [sids[sids.length - SESSION_MAX - 1]!, sids[0]!]) {
-      const res = await get(srv.port, '/s/index.html', { Cookie: `sid=${old}` });
-      const fresh = setSid(res);
-      assert.ok(fresh !== null && fresh !== old);
-    }
+    // Scripts that only read the session store nothing either.
+    for (let i = 0; i < 20; i++) assert.equal(setSid(await get(srv.port, '/cgi-bin/env.py')), null);
+    assert.equal(await visitsWith(victim, '127.0.0.2'), '2', 'the logged-in session was evicted');
+  });
+
+  test(`one address holds at most session_max_per_address (${PER_ADDRESS}) sessions: its own oldest go first`, async () => {
+    const victim = await login('127.0.0.3');
+    const flood: string[] = [];
+    for (let i = 0; i < PER_ADDRESS * 2; i++) flood.push(await login('127.0.0.4'));
+    assert.equal(await visitsWith(victim, '127.0.0.3'), '2', 'another address pushed the session out');
+    for (const sid of flood.slice(-PER_ADDRESS))
+      assert.equal(await visitsWith(sid, '127.0.0.4'), '2', `session ${sid} was lost`);
+    for (const sid of flood.slice(0, 2))
+      assert.equal(await visitsWith(sid, '127.0.0.4'), '1', `session ${sid} outlived the cap`);
+  });
+
+  test(`the store holds at most session_max (${SESSION_MAX}): the least recently used go`, async () => {
+    // 12 addresses × 10 sessions: 120 sessions for a store of 100.
+    const sids: string[] = [];
+    for (let a = 10; a < 22; a++) for (let i = 0; i < PER_ADDRESS; i++) sids.push(await login(`127.0.0.${a}`));
+    const owner = (i: number): string => `127.0.0.${10 + Math.floor(i / PER_ADDRESS)}`;
+    const last = sids.length - 1;
+    assert.equal(await visitsWith(sids[last] ?? '', owner(last)), '2', 'the newest session is gone');
+    assert.equal(await visitsWith(sids[0] ?? '', owner(0)), '1', 'the oldest session outlived the cap');
   });
 });

@@ -10,22 +10,12 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { get, RawClient } from '../helpers/http.js';
+import { valueOf } from '../helpers/wait.js';
 
 /** main.ts's SHUTDOWN_GRACE_MS: how long in-flight work may go on after SIGTERM. */
 const GRACE_MS = 5000;
 /** Time allowed on top of a bound for the process to be scheduled, exit and be reaped. */
 const SLACK_MS = 1000;
-
-/** Polls `check` every 10 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Resolves 'open' when a TCP connection to the port succeeds, else the error code (ECONNREFUSED). */
 function probe(port: number): Promise<string> {
@@ -34,15 +24,26 @@ function probe(port: number): Promise<string> {
       s.destroy();
       resolve('open');
     });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      resolve(e.code ?? e.message);
+    });
   });
 }
 
 /** Waits for the process to exit; resolves its exit code and how long after `since` it came. */
-function exited(srv: RunningServer, since: number, timeoutMs: number): Promise<{ code: number | null; signal: string | null; ms: number }> {
+function exited(
+  srv: RunningServer,
+  since: number,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: string | null; ms: number }> {
   return new Promise((resolve, reject) => {
-    if (srv.proc.exitCode !== null) return resolve({ code: srv.proc.exitCode, signal: null, ms: Date.now() - since });
-    const t = setTimeout(() => reject(new Error(`server still running ${timeoutMs} ms after the signal:\n${srv.output()}`)), timeoutMs);
+    if (srv.proc.exitCode !== null) {
+      resolve({ code: srv.proc.exitCode, signal: null, ms: Date.now() - since });
+      return;
+    }
+    const t = setTimeout(() => {
+      reject(new Error(`server still running ${timeoutMs} ms after the signal:\n${srv.output()}`));
+    }, timeoutMs);
     srv.proc.once('exit', (code, signal) => {
       clearTimeout(t);
       resolve({ code, signal, ms: Date.now() - since });
@@ -189,32 +190,46 @@ describe('SIGHUP', () => {
       assert.equal((await get(srv.ports[1]!, '/page.txt')).status, 200);
       assert.equal(await probe(srv.ports[2]!), 'ECONNREFUSED');
 
-      const s = new Collector(srv.port, 'GET /cgi-bin/gated.py HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+      const s = new Collector(
+        srv.port,
+        'GET /cgi-bin/gated.py HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+      );
       slow = s;
-      await until('the CGI response to start', () => (s.text().includes('started\n') ? true : undefined));
+      await valueOf('the CGI response to start', () => (s.text().includes('started\n') ? true : undefined));
 
       rewriteAndHup(srv, AFTER);
-      await until('"reloaded" in the output', () => (count(srv.output(), /^reloaded$/gm) === 1 ? true : undefined));
+      await valueOf('"reloaded" in the output', () => (count(srv.output(), /^reloaded$/gm) === 1 ? true : undefined));
       assert.match(srv.output(), new RegExp(`^closed 127\\.0\\.0\\.1:${srv.ports[1]}$`, 'm'));
       assert.match(srv.output(), new RegExp(`^listening on 127\\.0\\.0\\.1:${srv.ports[2]}( \\(default\\))?$`, 'm'));
 
       // New requests: the new locations...
       assert.equal((await get(srv.port, '/new/page.txt')).status, 200);
       assert.equal((await get(srv.port, '/old/page.txt')).status, 404);
-      assert.equal((await get(srv.port, '/cgi-bin/gated.py')).status, 404, 'the removed CGI location is gone for new requests');
+      assert.equal(
+        (await get(srv.port, '/cgi-bin/gated.py')).status,
+        404,
+        'the removed CGI location is gone for new requests',
+      );
       // ...and the new ports: the added one answers, the removed one refuses.
       assert.equal((await get(srv.ports[2]!, '/new/page.txt')).status, 200);
-      assert.equal(await until('the removed port to refuse', async () => ((await probe(srv.ports[1]!)) === 'ECONNREFUSED' ? true : undefined)), true);
+      assert.equal(
+        await valueOf('the removed port to refuse', async () =>
+          (await probe(srv.ports[1]!)) === 'ECONNREFUSED' ? true : undefined,
+        ),
+        true,
+      );
 
       // The exchange that began before the reload still completes, under the old configuration.
       assert.equal(s.ended, false, 'the in-flight response was not cut');
       fs.writeFileSync(path.join(srv.dir, 'cgi-bin/gate'), '');
-      await until('the in-flight response to end', () => (s.ended ? true : undefined), 10_000);
+      await valueOf('the in-flight response to end', () => (s.ended ? true : undefined), 10_000);
       const raw = s.data;
       const headEnd = raw.indexOf('\r\n\r\n');
       const head = raw.toString('latin1', 0, headEnd);
       assert.match(head, /^HTTP\/1\.1 200 /);
-      const body = /\r\ntransfer-encoding: chunked/i.test(head) ? dechunk(raw.subarray(headEnd + 4)) : raw.subarray(headEnd + 4);
+      const body = /\r\ntransfer-encoding: chunked/i.test(head)
+        ? dechunk(raw.subarray(headEnd + 4))
+        : raw.subarray(headEnd + 4);
       assert.equal(body.toString(), 'started\nfinished\n');
       assert.equal(srv.proc.exitCode, null, 'still running');
     } finally {
@@ -236,17 +251,17 @@ describe('SIGHUP', () => {
 
       dl = new Collector(srv.port, 'GET /big/file.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
       const d = dl;
-      await until('the download to start', () => (d.received > 0 ? true : undefined));
+      await valueOf('the download to start', () => (d.received > 0 ? true : undefined));
       d.socket.pause(); // the reader stops: the server has most of the file still to send
       const before = d.received;
 
       rewriteAndHup(srv, AFTER);
-      await until('"reloaded" in the output', () => (count(srv.output(), /^reloaded$/gm) === 1 ? true : undefined));
+      await valueOf('"reloaded" in the output', () => (count(srv.output(), /^reloaded$/gm) === 1 ? true : undefined));
       assert.equal((await get(srv.port, '/big/file.bin')).status, 404, 'new requests no longer find /big');
       assert.ok(before < BIG_SIZE / 2, `most of the file was still to come (had ${before})`);
 
       d.socket.resume();
-      await until('the download to end', () => (d.ended ? true : undefined), 20_000);
+      await valueOf('the download to end', () => (d.ended ? true : undefined), 20_000);
       const headEnd = d.data.indexOf('\r\n\r\n');
       const head = d.data.toString('latin1', 0, headEnd + 2);
       assert.match(head, /^HTTP\/1\.1 200 /);
@@ -265,9 +280,17 @@ describe('SIGHUP', () => {
     try {
       await ready(srv);
       // Line 4, column 3: a misspelt directive.
-      rewriteAndHup(srv, `server {\n  host 127.0.0.1\n  port {PORT3}\n  bogus_directive on\n  location / {\n    root {DIR}/www\n  }\n}\n`);
+      rewriteAndHup(
+        srv,
+        `server {\n  host 127.0.0.1\n  port {PORT3}\n  bogus_directive on\n  location / {\n    root {DIR}/www\n  }\n}\n`,
+      );
       const where = `${path.join(srv.dir, 'test.conf')}:4:3:`;
-      const line = await until('the config error in the output', () => srv.output().split('\n').find((l) => l.includes(where)));
+      const line = await valueOf('the config error in the output', () =>
+        srv
+          .output()
+          .split('\n')
+          .find((l) => l.includes(where)),
+      );
       assert.match(line, /unknown directive "bogus_directive"/);
       assert.match(srv.output(), /reload failed, keeping the running configuration/);
       assert.doesNotMatch(srv.output(), /^reloaded$/m);
@@ -279,7 +302,7 @@ describe('SIGHUP', () => {
 
       // A later valid reload still works (the failed one left nothing half-done).
       rewriteAndHup(srv, AFTER);
-      await until('"reloaded" in the output', () => (count(srv.output(), /^reloaded$/gm) === 1 ? true : undefined));
+      await valueOf('"reloaded" in the output', () => (count(srv.output(), /^reloaded$/gm) === 1 ? true : undefined));
       assert.equal((await get(srv.ports[2]!, '/new/page.txt')).status, 200);
     } finally {
       assert.equal(await stopped(srv), 0);
@@ -291,11 +314,17 @@ describe('SIGHUP', () => {
     const blocker = net.createServer();
     try {
       await ready(srv);
-      await new Promise<void>((resolve) => blocker.listen(srv.ports[2]!, '127.0.0.1', resolve));
+      await new Promise<void>((resolve) => blocker.listen(srv.ports[2], '127.0.0.1', resolve));
       rewriteAndHup(srv, AFTER);
-      await until('the bind failure in the output', () => (srv.output().includes(`reload failed`) ? true : undefined));
+      await valueOf('the bind failure in the output', () =>
+        srv.output().includes(`reload failed`) ? true : undefined,
+      );
       assert.match(srv.output(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${srv.ports[2]}: EADDRINUSE`));
-      assert.equal((await get(srv.ports[1]!, '/old/page.txt')).status, 200, 'the port the new config drops is still served');
+      assert.equal(
+        (await get(srv.ports[1]!, '/old/page.txt')).status,
+        200,
+        'the port the new config drops is still served',
+      );
       assert.equal((await get(srv.ports[0]!, '/new/page.txt')).status, 404, 'the new locations are not in force');
     } finally {
       blocker.close();
@@ -355,12 +384,19 @@ describe('SIGTERM / SIGINT', () => {
       sent += chunk.length;
     }, 20);
     try {
-      await until('the temporary .part file', () => (partFiles(uploads).length === 1 ? true : undefined));
+      await valueOf('the temporary .part file', () => (partFiles(uploads).length === 1 ? true : undefined));
       const t0 = Date.now();
       srv.proc.kill('SIGTERM');
       const exit = exited(srv, t0, GRACE_MS + SLACK_MS + 2000);
       // Stops accepting at once, while the upload is still held.
-      assert.equal(await until('the listener to close', async () => ((await probe(srv.port)) === 'ECONNREFUSED' ? true : undefined), 2000), true);
+      assert.equal(
+        await valueOf(
+          'the listener to close',
+          async () => ((await probe(srv.port)) === 'ECONNREFUSED' ? true : undefined),
+          2000,
+        ),
+        true,
+      );
       const { code, signal, ms } = await exit;
       assert.equal(signal, null);
       assert.equal(code, 0, srv.output());
@@ -387,11 +423,15 @@ describe('SIGTERM / SIGINT', () => {
     try {
       c.send(head + partHead);
       c.send(data.subarray(0, 64 * 1024));
-      await until('the temporary .part file', () => (partFiles(uploads).length === 1 ? true : undefined));
+      await valueOf('the temporary .part file', () => (partFiles(uploads).length === 1 ? true : undefined));
       const t0 = Date.now();
       srv.proc.kill('SIGTERM');
       const exit = exited(srv, t0, GRACE_MS + SLACK_MS + 2000);
-      await until('the listener to close', async () => ((await probe(srv.port)) === 'ECONNREFUSED' ? true : undefined), 2000);
+      await valueOf(
+        'the listener to close',
+        async () => ((await probe(srv.port)) === 'ECONNREFUSED' ? true : undefined),
+        2000,
+      );
       c.send(data.subarray(64 * 1024));
       c.send(tail);
       const res = await c.read();
@@ -410,7 +450,10 @@ describe('SIGTERM / SIGINT', () => {
 
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     test(`${sig} with idle keep-alive connections: they are closed and the process exits 0 promptly`, async () => {
-      const srv = await startServer({ config: UPLOAD_CONFIG, files: { 'www/index.html': 'x\n', 'www/a.txt': 'alpha\n' } });
+      const srv = await startServer({
+        config: UPLOAD_CONFIG,
+        files: { 'www/index.html': 'x\n', 'www/a.txt': 'alpha\n' },
+      });
       const clients: RawClient[] = [];
       try {
         await ready(srv);
@@ -449,8 +492,10 @@ describe('signals at start-up', () => {
       const srv = await startServer({ config: BEFORE, files: FILES });
       try {
         srv.proc.kill('SIGHUP');
-        await until('"reloaded" or an exit', () =>
-          /^reloaded$/m.test(srv.output()) || srv.proc.exitCode !== null || srv.proc.signalCode !== null ? true : undefined,
+        await valueOf('"reloaded" or an exit', () =>
+          /^reloaded$/m.test(srv.output()) || srv.proc.exitCode !== null || srv.proc.signalCode !== null
+            ? true
+            : undefined,
         );
         assert.equal(srv.proc.signalCode, null, `round ${i}: the process was killed by ${srv.proc.signalCode}`);
         assert.equal((await get(srv.port, '/page.txt')).status, 200);

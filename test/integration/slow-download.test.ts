@@ -104,7 +104,10 @@ describe('a big download does not hold up other clients', () => {
       const before = dl.received;
       const times = await timeSmallGets(srv.port);
       const worst = Math.max(...times);
-      assert.ok(worst < LIMIT_MS, `slowest small GET took ${worst.toFixed(1)} ms: ${times.map((t) => t.toFixed(1)).join(' ')}`);
+      assert.ok(
+        worst < LIMIT_MS,
+        `slowest small GET took ${worst.toFixed(1)} ms: ${times.map((t) => t.toFixed(1)).join(' ')}`,
+      );
       // The download was really in progress all along: still open, still moving, far from done.
       await dl.waitFor(before + 1);
       assert.equal(dl.closed, false);
@@ -130,12 +133,19 @@ describe('a big download does not hold up other clients', () => {
     const child = spawn(process.execPath, ['-e', reader], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       await new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', () => resolve());
-        child.on('exit', (code) => reject(new Error(`reader exited with ${code}`)));
+        child.stdout.on('data', () => {
+          resolve();
+        });
+        child.on('exit', (code) => {
+          reject(new Error(`reader exited with ${code}`));
+        });
       });
       const times = await timeSmallGets(srv.port);
       const worst = Math.max(...times);
-      assert.ok(worst < LIMIT_MS, `slowest small GET took ${worst.toFixed(1)} ms: ${times.map((t) => t.toFixed(1)).join(' ')}`);
+      assert.ok(
+        worst < LIMIT_MS,
+        `slowest small GET took ${worst.toFixed(1)} ms: ${times.map((t) => t.toFixed(1)).join(' ')}`,
+      );
     } finally {
       child.kill('SIGKILL');
     }
@@ -160,7 +170,9 @@ describe('a big download does not hold up other clients', () => {
         if (received >= BIG_SIZE) resolve();
       });
       socket.on('error', reject);
-      socket.on('close', () => reject(new Error(`closed after ${received} bytes`)));
+      socket.on('close', () => {
+        reject(new Error(`closed after ${received} bytes`));
+      });
     });
     socket.write('GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n');
     try {

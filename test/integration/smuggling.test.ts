@@ -45,7 +45,10 @@ after(async () => {
 
 /** Files in the upload directory other than the placeholder. */
 function uploads(): string[] {
-  return fs.readdirSync(upDir).filter((n) => n !== '.keep').sort();
+  return fs
+    .readdirSync(upDir)
+    .filter((n) => n !== '.keep')
+    .sort();
 }
 
 /** Removes every upload, so each test starts from an empty directory. */
@@ -140,10 +143,14 @@ describe('Transfer-Encoding values other than exactly "chunked" (RFC 9112 §6.1,
     await expectRejected(`${POST}Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n${CHUNKED_BODY}`);
   });
   test('Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1: faulty framing)', async () => {
-    await expectRejected(`POST /up/f.txt HTTP/1.0\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n${CHUNKED_BODY}`);
+    await expectRejected(
+      `POST /up/f.txt HTTP/1.0\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n${CHUNKED_BODY}`,
+    );
   });
   test('Transfer-Encoding and Content-Length in an HTTP/1.0 request', async () => {
-    await expectRejected(`POST /up/f.txt HTTP/1.0\r\nHost: localhost\r\nContent-Length: 15\r\nTransfer-Encoding: chunked\r\n\r\n${CHUNKED_BODY}`);
+    await expectRejected(
+      `POST /up/f.txt HTTP/1.0\r\nHost: localhost\r\nContent-Length: 15\r\nTransfer-Encoding: chunked\r\n\r\n${CHUNKED_BODY}`,
+    );
   });
 });
 
@@ -178,10 +185,14 @@ describe('field syntax (RFC 9112 §5)', () => {
     await expectRejected(`${POST}X-A: b\r\n\tTransfer-Encoding: chunked\r\n\r\n${CHUNKED_BODY}`);
   });
   test('leading space before the first field (§2.2)', async () => {
-    await expectRejected(`POST /up/f.txt HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: localhost\r\n\r\n${CHUNKED_BODY}`);
+    await expectRejected(
+      `POST /up/f.txt HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: localhost\r\n\r\n${CHUNKED_BODY}`,
+    );
   });
   test('leading tab before the first field (§2.2)', async () => {
-    await expectRejected(`POST /up/f.txt HTTP/1.1\r\n\tTransfer-Encoding: chunked\r\nHost: localhost\r\n\r\n${CHUNKED_BODY}`);
+    await expectRejected(
+      `POST /up/f.txt HTTP/1.1\r\n\tTransfer-Encoding: chunked\r\nHost: localhost\r\n\r\n${CHUNKED_BODY}`,
+    );
   });
   test('obs-fold continuing Transfer-Encoding', async () => {
     await expectRejected(`${POST}Transfer-Encoding: identity\r\n chunked\r\n\r\n${CHUNKED_BODY}`);
@@ -242,7 +253,22 @@ describe('field syntax (RFC 9112 §5)', () => {
 });
 
 describe('Content-Length values (RFC 9112 §6.3: 1*DIGIT, a single value)', () => {
-  const values = ['+5', '-5', '0x5', '5 5', '5,5', '5, 5', '5.0', '5e0', '', ' ', 'five', '5\xa0', '05a', '99999999999999999999'];
+  const values = [
+    '+5',
+    '-5',
+    '0x5',
+    '5 5',
+    '5,5',
+    '5, 5',
+    '5.0',
+    '5e0',
+    '',
+    ' ',
+    'five',
+    '5\xa0',
+    '05a',
+    '99999999999999999999',
+  ];
   for (const v of values) {
     test(`Content-Length: ${JSON.stringify(v)}`, async () => {
       await expectRejected(`${POST}Content-Length: ${v}\r\n\r\nhello`);
@@ -270,7 +296,7 @@ describe('chunked framing (RFC 9112 §7.1)', () => {
   const bodies: Array<[string, string]> = [
     ['oversized chunk size', 'ffffffffffffffffff\r\nhello\r\n0\r\n\r\n'],
     ['chunk size just over 2^53', '20000000000001\r\nhello\r\n0\r\n\r\n'],
-    ['16 hex digits', '0000000000000005\r\nhello\r\n0\r\n\r\n'],
+    ['16 significant hex digits', '1000000000000005\r\nhello\r\n0\r\n\r\n'],
     ['leading space before the size', ' 5\r\nhello\r\n0\r\n\r\n'],
     ['leading "+"', '+5\r\nhello\r\n0\r\n\r\n'],
     ['leading "-"', '-5\r\nhello\r\n0\r\n\r\n'],
@@ -287,9 +313,6 @@ describe('chunked framing (RFC 9112 §7.1)', () => {
     ['bad extension (no name)', '5;\r\nhello\r\n0\r\n\r\n'],
     ['bad extension (unterminated quote)', '5;a="x\r\nhello\r\n0\r\n\r\n'],
     ['extension with bare LF', '5;a=b\nhello\r\n0\r\n\r\n'],
-    ['Transfer-Encoding in the trailer', '5\r\nhello\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n'],
-    ['Content-Length in the trailer', '5\r\nhello\r\n0\r\nContent-Length: 50\r\n\r\n'],
-    ['Host in the trailer', '5\r\nhello\r\n0\r\nHost: evil\r\n\r\n'],
     ['obs-fold in the trailer', '5\r\nhello\r\n0\r\nX-A: b\r\n c\r\n\r\n'],
     ['bare LF ending the trailer', '5\r\nhello\r\n0\r\nX-A: b\n\r\n'],
     ['bare LF as the last line', '5\r\nhello\r\n0\r\n\n'],
@@ -300,6 +323,23 @@ describe('chunked framing (RFC 9112 §7.1)', () => {
   for (const [name, body] of bodies) {
     test(name, async () => {
       await expectRejected(TE + body);
+    });
+  }
+  test('a size with 20 digits, 19 of them leading zeros, is 5 (as nginx reads it): framed exactly', async () => {
+    await expectFramed(`${TE}00000000000000000005\r\nhello\r\n0\r\n\r\n`, 201);
+    assert.equal(fs.readFileSync(path.join(upDir, 'f.txt'), 'latin1'), 'hello');
+  });
+  // RFC 9110 §6.5.1: framing and routing fields may not be trailers; they are dropped, never merged, so they can
+  // neither re-frame the body nor swallow or reroute the pipelined request behind it.
+  const dropped = [
+    ['Transfer-Encoding in the trailer', '5\r\nhello\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    ['Content-Length in the trailer', '5\r\nhello\r\n0\r\nContent-Length: 50\r\n\r\n'],
+    ['Host in the trailer', '5\r\nhello\r\n0\r\nHost: evil\r\n\r\n'],
+  ] as const;
+  for (const [name, body] of dropped) {
+    test(`${name}: dropped, the body and the pipelined request framed exactly`, async () => {
+      await expectFramed(TE + body, 201);
+      assert.equal(fs.readFileSync(path.join(upDir, 'f.txt'), 'latin1'), 'hello');
     });
   }
   test('a valid chunked body with extensions and a trailer is framed exactly', async () => {

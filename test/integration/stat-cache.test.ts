@@ -1,6 +1,7 @@
 /**
  * The inotify-validated stat cache (src/handlers/stat-cache.ts): a file changed behind the server's back is seen on
- * the next request, however it was changed; listings follow their directory.
+ * the next request, however it was changed (even with its size and mtime put back); listings follow their
+ * directory; and nothing outside the configured roots is ever watched.
  */
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -8,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { get, RawClient } from '../helpers/http.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 
 let srv: RunningServer;
 let www: string;
@@ -31,15 +33,6 @@ before(async () => {
 after(async () => {
   await srv.stop();
 });
-
-/** Waits until `f` holds, for changes whose inotify event may still be in flight (bounded). */
-async function eventually(what: string, f: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await f()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  assert.fail(`never saw ${what}`);
-}
 
 test('an in-place edit (same inode, new size) is served on the next request', async () => {
   assert.equal((await get(srv.port, '/a.txt')).body.toString(), 'first\n');
@@ -84,9 +77,12 @@ test('a listing shows a file created after it was first served, and drops a dele
   const first = (await get(srv.port, '/list/')).body.toString();
   assert.ok(first.includes('x.txt') && !first.includes('y.txt'));
   fs.writeFileSync(path.join(www, 'list', 'y.txt'), 'y\n');
-  await eventually('y.txt in the listing', async () => (await get(srv.port, '/list/')).body.toString().includes('y.txt'));
+  await until(async () => (await get(srv.port, '/list/')).body.toString().includes('y.txt'), 'y.txt in the listing');
   fs.unlinkSync(path.join(www, 'list', 'x.txt'));
-  await eventually('x.txt gone from the listing', async () => !(await get(srv.port, '/list/')).body.toString().includes('x.txt'));
+  await until(
+    async () => !(await get(srv.port, '/list/')).body.toString().includes('x.txt'),
+    'x.txt gone from the listing',
+  );
 });
 
 test('a file that did not exist (cached 404) is served once created', async () => {
@@ -99,4 +95,58 @@ test('a file that did not exist (cached 404) is served once created', async () =
   } finally {
     c.close();
   }
+});
+
+test('a rewrite that keeps the size and puts the mtime back (cp -p, rsync -t, touch -r) is served fresh within 1 s', async () => {
+  const p = path.join(www, 'same.txt');
+  fs.writeFileSync(p, 'AAAA-old\n');
+  const when = new Date('2020-01-02T03:04:05Z');
+  fs.utimesSync(p, when, when);
+  assert.equal((await get(srv.port, '/same.txt')).body.toString(), 'AAAA-old\n');
+  assert.equal((await get(srv.port, '/same.txt')).body.toString(), 'AAAA-old\n'); // in memory now
+  fs.writeFileSync(p, 'BBBB-new\n');
+  fs.utimesSync(p, when, when);
+  const st = fs.statSync(p);
+  assert.equal(st.size, 9);
+  assert.equal(st.mtimeMs, when.getTime());
+  await until(async () => (await get(srv.port, '/same.txt')).body.toString() === 'BBBB-new\n', 'the new bytes', 1000);
+});
+
+/** Inodes of the directories the server process watches, from its inotify descriptors' fdinfo. */
+function watchedInodes(pid: number): Set<number> {
+  const out = new Set<number>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    let link = '';
+    try {
+      link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (link !== 'anon_inode:inotify') continue;
+    for (const m of fs
+      .readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')
+      .matchAll(/^inotify wd:\S+ ino:([0-9a-f]+) /gm)) {
+      out.add(parseInt(m[1] ?? '0', 16));
+    }
+  }
+  return out;
+}
+
+test('only directories inside the root are watched: never its parents, the temp directory or /', async () => {
+  assert.equal((await get(srv.port, '/sub/deep/../../a.txt')).status, 200);
+  fs.mkdirSync(path.join(www, 'd1', 'd2'), { recursive: true });
+  fs.writeFileSync(path.join(www, 'd1', 'd2', 'f.txt'), 'deep\n');
+  assert.equal((await get(srv.port, '/d1/d2/f.txt')).body.toString(), 'deep\n');
+  const watched = watchedInodes(srv.proc.pid ?? 0);
+  assert.ok(watched.size > 0, 'the stat cache watches nothing at all');
+  const inside = new Set<number>();
+  const walk = (dir: string): void => {
+    inside.add(fs.statSync(dir).ino);
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(dir, e.name));
+  };
+  walk(www);
+  assert.ok(watched.has(fs.statSync(path.join(www, 'd1', 'd2')).ino), "the file's own directory is watched");
+  for (const ino of watched) assert.ok(inside.has(ino), `inode ${ino} watched outside the root`);
+  for (const outside of [srv.dir, path.dirname(srv.dir), '/'])
+    assert.ok(!watched.has(fs.statSync(outside).ino), `${outside} is watched`);
 });

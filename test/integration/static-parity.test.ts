@@ -233,7 +233,11 @@ describe('preconditions (RFC 9110 §13.2.2 order)', () => {
       ['If-Unmodified-Since: before mtime → 412', { 'If-Unmodified-Since': BEFORE }, 412],
       ['If-Unmodified-Since: equal → 200', { 'If-Unmodified-Since': LAST_MODIFIED }, 200],
       ['If-Unmodified-Since: after → 200', { 'If-Unmodified-Since': AFTER }, 200],
-      ['If-Unmodified-Since ignored when If-Match present (§13.1.4) → 200', { 'If-Match': etag, 'If-Unmodified-Since': BEFORE }, 200],
+      [
+        'If-Unmodified-Since ignored when If-Match present (§13.1.4) → 200',
+        { 'If-Match': etag, 'If-Unmodified-Since': BEFORE },
+        200,
+      ],
       ['If-Unmodified-Since: invalid date ignored → 200', { 'If-Unmodified-Since': 'yesterday' }, 200],
       ['If-None-Match: current → 304', { 'If-None-Match': etag }, 304],
       ['If-None-Match: weak form matches (weak comparison) → 304', { 'If-None-Match': weak }, 304],
@@ -244,13 +248,33 @@ describe('preconditions (RFC 9110 §13.2.2 order)', () => {
       ['If-Modified-Since: after mtime → 304', { 'If-Modified-Since': AFTER }, 304],
       ['If-Modified-Since: before mtime → 200', { 'If-Modified-Since': BEFORE }, 200],
       ['If-Modified-Since: invalid date ignored → 200', { 'If-Modified-Since': 'not a date' }, 200],
-      ['If-Modified-Since: later than now ignored → 200', { 'If-Modified-Since': 'Fri, 01 Jan 2100 00:00:00 GMT' }, 200],
-      ['If-Modified-Since: obsolete RFC 850 form equal → 304', { 'If-Modified-Since': 'Thursday, 04-Mar-21 05:06:07 GMT' }, 304],
+      [
+        'If-Modified-Since: later than now ignored → 200',
+        { 'If-Modified-Since': 'Fri, 01 Jan 2100 00:00:00 GMT' },
+        200,
+      ],
+      [
+        'If-Modified-Since: obsolete RFC 850 form equal → 304',
+        { 'If-Modified-Since': 'Thursday, 04-Mar-21 05:06:07 GMT' },
+        304,
+      ],
       ['If-Modified-Since: asctime form equal → 304', { 'If-Modified-Since': 'Thu Mar  4 05:06:07 2021' }, 304],
-      ['If-Modified-Since ignored when If-None-Match present (§13.1.3): INM other + IMS equal → 200', { 'If-None-Match': other, 'If-Modified-Since': LAST_MODIFIED }, 200],
-      ['If-Modified-Since ignored when If-None-Match present (§13.1.3): INM current + IMS before → 304', { 'If-None-Match': etag, 'If-Modified-Since': BEFORE }, 304],
+      [
+        'If-Modified-Since ignored when If-None-Match present (§13.1.3): INM other + IMS equal → 200',
+        { 'If-None-Match': other, 'If-Modified-Since': LAST_MODIFIED },
+        200,
+      ],
+      [
+        'If-Modified-Since ignored when If-None-Match present (§13.1.3): INM current + IMS before → 304',
+        { 'If-None-Match': etag, 'If-Modified-Since': BEFORE },
+        304,
+      ],
       ['If-Match fails before If-None-Match is looked at → 412', { 'If-Match': other, 'If-None-Match': etag }, 412],
-      ['If-Unmodified-Since fails before If-None-Match → 412', { 'If-Unmodified-Since': BEFORE, 'If-None-Match': etag }, 412],
+      [
+        'If-Unmodified-Since fails before If-None-Match → 412',
+        { 'If-Unmodified-Since': BEFORE, 'If-None-Match': etag },
+        412,
+      ],
       ['If-Match passes, then If-None-Match matches → 304', { 'If-Match': etag, 'If-None-Match': etag }, 304],
     ];
     for (const [name, headers, status] of cases) {
@@ -321,10 +345,35 @@ describe('ranges', () => {
     }
 
     const multi: ReadonlyArray<readonly [string, ReadonlyArray<readonly [number, number]>]> = [
-      ['bytes=0-9,100-199,-10', [[0, 9], [100, 199], [size - 10, size - 1]]],
-      ['bytes=-10,0-0', [[size - 10, size - 1], [0, 0]]],
+      [
+        'bytes=0-9,100-199,-10',
+        [
+          [0, 9],
+          [100, 199],
+          [size - 10, size - 1],
+        ],
+      ],
+      [
+        'bytes=-10,0-0',
+        [
+          [size - 10, size - 1],
+          [0, 0],
+        ],
+      ],
       // On the small file the middle range is unsatisfiable and dropped; on the large one it crosses a read boundary.
-      ['bytes=1000-1999,65530-70000,4990-4999', size > 70000 ? [[1000, 1999], [65530, 70000], [4990, 4999]] : [[1000, 1999], [4990, 4999]]],
+      [
+        'bytes=1000-1999,65530-70000,4990-4999',
+        size > 70000
+          ? [
+              [1000, 1999],
+              [65530, 70000],
+              [4990, 4999],
+            ]
+          : [
+              [1000, 1999],
+              [4990, 4999],
+            ],
+      ],
       [`bytes=0-1,${size + 10}-`, [[0, 1]]],
     ];
     for (const [header, want] of multi) {
@@ -339,7 +388,9 @@ describe('ranges', () => {
           return;
         }
         assert.equal(res.header('content-range'), undefined);
-        const m = /^multipart\/byteranges; boundary=([0-9A-Za-z'()+_,./:=?-]{1,70})$/.exec(res.header('content-type') ?? '');
+        const m = /^multipart\/byteranges; boundary=([0-9A-Za-z'()+_,./:=?-]{1,70})$/.exec(
+          res.header('content-type') ?? '',
+        );
         assert.ok(m !== null, `Content-Type ${String(res.header('content-type'))}`);
         const parts = parseByteRanges(res.body, m[1]!);
         assert.equal(parts.length, want.length);
@@ -353,21 +404,43 @@ describe('ranges', () => {
     }
 
     test(`${url}: overlapping ranges are coalesced, no byte sent twice (§14.2)`, async () => {
-      assertPartial(await fetch({ path: url, headers: { Range: 'bytes=0-99,50-149,150-199' } }), data, 0, 199, 'coalesced');
+      assertPartial(
+        await fetch({ path: url, headers: { Range: 'bytes=0-99,50-149,150-199' } }),
+        data,
+        0,
+        199,
+        'coalesced',
+      );
     });
 
     const etag = etagOf(size);
     test(`${url}: If-Range current ETag → 206`, async () => {
-      assertPartial(await fetch({ path: url, headers: { Range: 'bytes=10-20', 'If-Range': etag } }), data, 10, 20, 'If-Range');
+      assertPartial(
+        await fetch({ path: url, headers: { Range: 'bytes=10-20', 'If-Range': etag } }),
+        data,
+        10,
+        20,
+        'If-Range',
+      );
     });
     test(`${url}: If-Range stale ETag → 200 full`, async () => {
-      assertFull(await fetch({ path: url, headers: { Range: 'bytes=10-20', 'If-Range': `"${MTIME_HEX}-0"` } }), data, 'stale');
+      assertFull(
+        await fetch({ path: url, headers: { Range: 'bytes=10-20', 'If-Range': `"${MTIME_HEX}-0"` } }),
+        data,
+        'stale',
+      );
     });
     test(`${url}: If-Range weak ETag → 200 full (strong comparison, §13.1.5)`, async () => {
       assertFull(await fetch({ path: url, headers: { Range: 'bytes=10-20', 'If-Range': `W/${etag}` } }), data, 'weak');
     });
     test(`${url}: If-Range date equal to Last-Modified → 206`, async () => {
-      assertPartial(await fetch({ path: url, headers: { Range: 'bytes=10-20', 'If-Range': LAST_MODIFIED } }), data, 10, 20, 'date');
+      assertPartial(
+        await fetch({ path: url, headers: { Range: 'bytes=10-20', 'If-Range': LAST_MODIFIED } }),
+        data,
+        10,
+        20,
+        'date',
+      );
     });
     test(`${url}: If-Range other date → 200 full`, async () => {
       assertFull(await fetch({ path: url, headers: { Range: 'bytes=10-20', 'If-Range': AFTER } }), data, 'other date');
@@ -413,7 +486,9 @@ function run(cmd: string, args: readonly string[]): Promise<{ code: number | nul
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.once('error', reject);
-    p.once('close', (code) => resolve({ code, stdout, stderr }));
+    p.once('close', (code) => {
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -424,7 +499,17 @@ describe('resumed download', () => {
     test(`curl -C - continues a download cut after ${cut} bytes to an identical 5 MiB file`, async () => {
       const out = path.join(srv.dir, `resume-${cut}.out`);
       fs.writeFileSync(out, RESUME.subarray(0, cut)); // what an interrupted download leaves behind
-      const r = await run('curl', ['-s', '-S', '-C', '-', '-o', out, '-w', '%{http_code} %{size_download}', `http://127.0.0.1:${srv.port}/resume.bin`]);
+      const r = await run('curl', [
+        '-s',
+        '-S',
+        '-C',
+        '-',
+        '-o',
+        out,
+        '-w',
+        '%{http_code} %{size_download}',
+        `http://127.0.0.1:${srv.port}/resume.bin`,
+      ]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `206 ${RESUME.length - cut}`);
       assert.equal(sha256(fs.readFileSync(out)), sha256(RESUME));
@@ -434,7 +519,16 @@ describe('resumed download', () => {
   test('curl -C - on a complete file: 416, file unchanged', async () => {
     const out = path.join(srv.dir, 'resume-full.out');
     fs.writeFileSync(out, RESUME);
-    const r = await run('curl', ['-s', '-C', '-', '-o', out, '-w', '%{http_code}', `http://127.0.0.1:${srv.port}/resume.bin`]);
+    const r = await run('curl', [
+      '-s',
+      '-C',
+      '-',
+      '-o',
+      out,
+      '-w',
+      '%{http_code}',
+      `http://127.0.0.1:${srv.port}/resume.bin`,
+    ]);
     // curl treats 416 on a resume from the end as "already complete" (exit 0).
     assert.equal(r.stdout, '416');
     assert.equal(sha256(fs.readFileSync(out)), sha256(RESUME));
@@ -460,7 +554,12 @@ describe('pre-compressed siblings', () => {
         assert.ok(zlib.gunzipSync(res.body).equals(plain), 'decodes to the original');
       });
     }
-    const noGzip: ReadonlyArray<Readonly<Record<string, string>>> = [{}, { 'Accept-Encoding': 'gzip;q=0' }, { 'Accept-Encoding': 'deflate, br' }, { 'Accept-Encoding': 'gzip; q=0, br' }];
+    const noGzip: ReadonlyArray<Readonly<Record<string, string>>> = [
+      {},
+      { 'Accept-Encoding': 'gzip;q=0' },
+      { 'Accept-Encoding': 'deflate, br' },
+      { 'Accept-Encoding': 'gzip; q=0, br' },
+    ];
     for (const headers of noGzip) {
       test(`${url} ${JSON.stringify(headers)} → the plain file, no Content-Encoding`, async () => {
         const res = await fetch({ path: url, headers });
@@ -476,7 +575,10 @@ describe('pre-compressed siblings', () => {
       assert.equal(res.header('vary'), 'Accept-Encoding');
     });
     test(`${url} gzip + If-None-Match of the .gz → 304 that keeps Vary (RFC 9110 §15.4.5)`, async () => {
-      const res = await fetch({ path: url, headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': etagOf(gz.length) } });
+      const res = await fetch({
+        path: url,
+        headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': etagOf(gz.length) },
+      });
       assert.equal(res.status, 304);
       assert.equal(res.header('etag'), etagOf(gz.length));
       assert.equal(res.header('vary'), 'Accept-Encoding');

@@ -31,7 +31,9 @@ const CONFIG = `server {
 }
 `;
 
-const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0xff, 0x00]);
+const PNG = Buffer.from([
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0xff, 0x00,
+]);
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 /** Over the 64 KiB in-memory cache limit, so it is streamed from the descriptor in 64 KiB reads. */
 const BIG = crypto.randomBytes(1024 * 1024 + 3);
@@ -130,7 +132,9 @@ describe('files', () => {
   test('the big file twice on one keep-alive connection, with HEAD between', async () => {
     const c = await RawClient.connect(srv.port);
     try {
-      c.send('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nHEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+      c.send(
+        'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nHEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n',
+      );
       assert.ok((await c.read()).body.equals(BIG));
       const h = await c.read({ head: true });
       assert.equal(h.header('content-length'), String(BIG.length));
@@ -273,10 +277,19 @@ describe('directories', () => {
 
     test('entries are sorted, directories first, hidden files left out', () => {
       const order = ['dirx/', '"quoted".txt', '<b>&.txt', 'alpha.txt', 'read me.txt', 'zeta.txt'].map((n) =>
-        html.indexOf(`>${n.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')}</a>`),
+        html.indexOf(
+          `>${n.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')}</a>`,
+        ),
       );
-      assert.ok(order.every((i) => i >= 0), `all entries listed: ${order.join(',')}`);
-      assert.deepEqual([...order].sort((a, b) => a - b), order, 'in order');
+      assert.ok(
+        order.every((i) => i >= 0),
+        `all entries listed: ${order.join(',')}`,
+      );
+      assert.deepEqual(
+        [...order].sort((a, b) => a - b),
+        order,
+        'in order',
+      );
       assert.ok(!html.includes('.hidden'));
       assert.ok(!html.includes('inner.txt'), 'not recursive');
     });

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { get, RawClient, rawRequest } from '../helpers/http.js';
+import { valueOf } from '../helpers/wait.js';
 
 const CONFIG = `server {
   host 127.0.0.1
@@ -68,18 +69,6 @@ after(async () => {
   await srv.stop();
 });
 
-/** Polls `check` every 10 ms until it returns a value other than undefined, or throws after `timeoutMs`. */
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await check();
-    if (last !== undefined) return last;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 interface Status {
   active: number;
   accepts: number;
@@ -101,14 +90,23 @@ async function status(): Promise<Status> {
   const m = STATUS_RE.exec(r.body.toString());
   assert.ok(m !== null, `status page layout: ${JSON.stringify(r.body.toString())}`);
   const n = m.slice(1).map(Number);
-  return { active: n[0]!, accepts: n[1]!, handled: n[2]!, requests: n[3]!, reading: n[4]!, writing: n[5]!, waiting: n[6]!, uptime: n[7]! };
+  return {
+    active: n[0]!,
+    accepts: n[1]!,
+    handled: n[2]!,
+    requests: n[3]!,
+    reading: n[4]!,
+    writing: n[5]!,
+    waiting: n[6]!,
+    uptime: n[7]!,
+  };
 }
 
 /** Polls the status page until `want` holds (connections closed by a client reach the server a moment later). */
 async function statusUntil(what: string, want: (s: Status) => boolean): Promise<Status> {
   let last: Status | null = null;
   try {
-    return await until(what, async () => {
+    return await valueOf(what, async () => {
       last = await status();
       return want(last) ? last : undefined;
     });
@@ -127,7 +125,9 @@ describe('status page', () => {
     assert.equal(r.header('content-type'), 'text/plain; charset=utf-8');
     assert.equal(r.header('cache-control'), 'no-cache');
     assert.match(r.body.toString(), STATUS_RE);
-    const h = await rawRequest(srv.port, 'HEAD /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { head: true });
+    const h = await rawRequest(srv.port, 'HEAD /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', {
+      head: true,
+    });
     assert.equal(h.status, 200);
     assert.equal(h.header('content-length'), r.header('content-length'));
   });
@@ -207,11 +207,13 @@ describe('status page', () => {
     assert.equal(s1.accepts, s0.accepts + 2);
   });
 
-  test('the counters survive a SIGHUP reload (they are per process, like NGINX\'s)', async () => {
+  test("the counters survive a SIGHUP reload (they are per process, like NGINX's)", async () => {
     const s0 = await status();
     const reloads = (srv.output().match(/^reloaded$/gm) ?? []).length;
     srv.proc.kill('SIGHUP');
-    await until('"reloaded" in the output', () => ((srv.output().match(/^reloaded$/gm) ?? []).length === reloads + 1 ? true : undefined));
+    await valueOf('"reloaded" in the output', () =>
+      (srv.output().match(/^reloaded$/gm) ?? []).length === reloads + 1 ? true : undefined,
+    );
     const s1 = await status();
     assert.equal(s1.accepts, s0.accepts + 1);
     assert.equal(s1.requests, s0.requests + 1);
@@ -248,7 +250,8 @@ interface AccessLine {
 
 // NGINX's `combined`: $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
 // "$http_referer" "$http_user_agent"
-const COMBINED_RE = /^(\S+) - (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"$/;
+const COMBINED_RE =
+  /^(\S+) - (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"$/;
 
 function parseAccess(line: string): AccessLine {
   const m = COMBINED_RE.exec(line);
@@ -267,12 +270,16 @@ function parseAccess(line: string): AccessLine {
 
 /** Waits until the access log has a line containing `marker`; returns that line and when it appeared. */
 async function accessLine(marker: string, timeoutMs = 3000): Promise<{ line: string; at: number }> {
-  return until(`an access-log line with ${marker}`, () => {
-    const line = readOr(accessLog())
-      .split('\n')
-      .find((l) => l.includes(marker));
-    return line === undefined ? undefined : { line, at: Date.now() };
-  }, timeoutMs);
+  return valueOf(
+    `an access-log line with ${marker}`,
+    () => {
+      const line = readOr(accessLog())
+        .split('\n')
+        .find((l) => l.includes(marker));
+      return line === undefined ? undefined : { line, at: Date.now() };
+    },
+    timeoutMs,
+  );
 }
 
 const UA = 'TestAgent/1.0 (status-logs; +http://example.test/bot)';
@@ -299,7 +306,11 @@ describe('access log', () => {
     const ok = await get(srv.port, '/a.txt?x=bytes');
     const missing = await get(srv.port, '/nothing-here?x=bytes');
     assert.equal(missing.status, 404);
-    const head = await rawRequest(srv.port, 'HEAD /a.txt?x=bytes-head HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { head: true });
+    const head = await rawRequest(
+      srv.port,
+      'HEAD /a.txt?x=bytes-head HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+      { head: true },
+    );
     assert.equal(head.status, 200);
     const l1 = parseAccess((await accessLine('GET /a.txt?x=bytes ')).line);
     const l2 = parseAccess((await accessLine('GET /nothing-here?x=bytes ')).line);
@@ -373,7 +384,14 @@ describe('error log', () => {
   test("a 400's reason goes to the error log file at once", async () => {
     const r = await rawRequest(srv.port, 'GET / HTTP/1.1\r\nHost: localhost\r\nNo Colon Here\r\n\r\n');
     assert.equal(r.status, 400);
-    const line = await until('a 400 line in error.log', () => readOr(errorLog()).split('\n').find((l) => / 127\.0\.0\.1: 400 \S/.test(l)), 1000);
+    const line = await valueOf(
+      'a 400 line in error.log',
+      () =>
+        readOr(errorLog())
+          .split('\n')
+          .find((l) => / 127\.0\.0\.1: 400 \S/.test(l)),
+      1000,
+    );
     assert.match(line, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z \[(info|error)\] 127\.0\.0\.1: 400 \S/);
   });
 
@@ -381,7 +399,14 @@ describe('error log', () => {
     const r = await get(srv.port, '/cgi-bin/stderr.py');
     assert.equal(r.status, 200);
     assert.equal(r.body.toString(), 'fine\n');
-    const line = await until('the stderr line in error.log', () => readOr(errorLog()).split('\n').find((l) => l.includes("oops: a line on the script's stderr")), 3000);
+    const line = await valueOf(
+      'the stderr line in error.log',
+      () =>
+        readOr(errorLog())
+          .split('\n')
+          .find((l) => l.includes("oops: a line on the script's stderr")),
+      3000,
+    );
     assert.match(line, /\[error\] cgi \/cgi-bin\/stderr\.py: stderr: oops: a line on the script's stderr$/);
     assert.equal(srv.output().includes('oops'), false, 'error_log is a file: nothing on the server stderr');
   });

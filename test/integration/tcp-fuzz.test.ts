@@ -13,6 +13,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { get } from '../helpers/http.js';
+import { becomes } from '../helpers/wait.js';
 
 const SECONDS = Number(process.env['FUZZ_SECONDS'] ?? 10);
 const SEED = Number(process.env['FUZZ_SEED'] ?? 424242);
@@ -121,10 +122,17 @@ function mutate(rng: Rng, b: Buffer): Buffer {
     case 5: {
       // A body or a length that disagrees with the framing.
       const lens = ['0', '1', '99999', '70000', '-1', '5, 5'];
-      return Buffer.from(b.toString('latin1').replace(/Content-Length: \d+/, `Content-Length: ${rng.pick(lens)}`), 'latin1');
+      return Buffer.from(
+        b.toString('latin1').replace(/Content-Length: \d+/, `Content-Length: ${rng.pick(lens)}`),
+        'latin1',
+      );
     }
     default:
-      return Buffer.concat([b.subarray(0, at), Buffer.alloc(rng.int(3000), rng.pick([0x61, 0x2f, 0x30])), b.subarray(at)]);
+      return Buffer.concat([
+        b.subarray(0, at),
+        Buffer.alloc(rng.int(3000), rng.pick([0x61, 0x2f, 0x30])),
+        b.subarray(at),
+      ]);
   }
 }
 
@@ -172,10 +180,19 @@ async function oneConnection(port: number, rng: Rng, tally: Tally): Promise<void
     received.push(d);
   });
   sock.on('error', () => undefined);
-  const ended = new Promise<void>((resolve) => sock.on('close', () => ((closed = true), resolve())));
+  const ended = new Promise<void>((resolve) =>
+    sock.on('close', () => {
+      closed = true;
+      resolve();
+    }),
+  );
   const connected = await new Promise<boolean>((resolve) => {
-    sock.once('connect', () => resolve(true));
-    sock.once('error', () => resolve(false));
+    sock.once('connect', () => {
+      resolve(true);
+    });
+    sock.once('error', () => {
+      resolve(false);
+    });
   });
   tally.connections++;
   if (!connected) {
@@ -223,7 +240,9 @@ async function oneConnection(port: number, rng: Rng, tally: Tally): Promise<void
   if (got.length > 0) {
     tally.withResponse++;
     if (!/^HTTP\/1\.1 [1-5]\d\d /.test(got.toString('latin1', 0, Math.min(got.length, 13)))) {
-      tally.badStart.push(JSON.stringify(got.toString('latin1', 0, 80)) + ' for ' + JSON.stringify(data.toString('latin1', 0, 120)));
+      tally.badStart.push(
+        JSON.stringify(got.toString('latin1', 0, 80)) + ' for ' + JSON.stringify(data.toString('latin1', 0, 120)),
+      );
     }
   }
 }
@@ -266,21 +285,11 @@ function children(): number[] {
   return out;
 }
 
-/** Polls `check` until it returns true or `ms` pass; returns the last value. */
-async function eventually(check: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (check()) return true;
-    if (Date.now() > end) return false;
-    await delay(100);
-  }
-}
-
 describe(`TCP fuzzing for ${SECONDS} s (seed ${SEED})`, () => {
   test('the server survives, answers correctly, and releases every descriptor, child and temp file', async (t) => {
     // Warm up: the first request opens whatever the server keeps open for good (log files, cached fds).
     for (const p of ['/index.html', '/cgi-bin/hello.py', '/up/']) await get(srv.port, p);
-    await eventually(() => children().length === 0, 5000);
+    await becomes(() => children().length === 0, 5000, 100);
     const baseline = fdCount();
 
     const tally: Tally = { connections: 0, refused: 0, withResponse: 0, badStart: [] };
@@ -300,9 +309,9 @@ describe(`TCP fuzzing for ${SECONDS} s (seed ${SEED})`, () => {
     assert.equal(tally.refused, 0, 'connections refused while fuzzing');
 
     // Timeouts are 2-3 s and lingering closes 2 s: give the server time to let everything go.
-    const settled = await eventually(() => fdCount() <= baseline + 2, 20_000);
+    const settled = await becomes(() => fdCount() <= baseline + 2, 20_000, 100);
     assert.ok(settled, `descriptors: ${fdCount()} now, ${baseline} before`);
-    assert.ok(await eventually(() => children().length === 0, 10_000), `CGI children left: ${children().join(' ')}`);
+    assert.ok(await becomes(() => children().length === 0, 10_000, 100), `CGI children left: ${children().join(' ')}`);
     const leftovers = fs.readdirSync(path.join(srv.dir, 'www/up')).filter((n) => n.endsWith('.part'));
     assert.deepEqual(leftovers, [], 'partial uploads left on disk');
 

@@ -43,7 +43,10 @@ after(async () => {
 /** Asserts that `elapsed` lies in [timeout - 50, timeout + sweep + slack]. */
 function assertAround(elapsed: number, what: string): void {
   assert.ok(elapsed >= TIMEOUT_MS - 50, `${what} after ${elapsed} ms: too early (timeout ${TIMEOUT_MS} ms)`);
-  assert.ok(elapsed <= TIMEOUT_MS + SWEEP_MS + SLACK_MS, `${what} after ${elapsed} ms: too late (timeout ${TIMEOUT_MS} ms)`);
+  assert.ok(
+    elapsed <= TIMEOUT_MS + SWEEP_MS + SLACK_MS,
+    `${what} after ${elapsed} ms: too late (timeout ${TIMEOUT_MS} ms)`,
+  );
 }
 
 describe('timeouts', () => {

@@ -132,7 +132,11 @@ describe('traversal attempts on GET', () => {
   });
 
   test('absolute-form: GET http://localhost/../../etc/passwd', async () => {
-    for (const t of ['http://localhost/../../etc/passwd', 'http://localhost/%2e%2e/%2e%2e/secret.txt', 'http://localhost/files/../../secret.txt']) {
+    for (const t of [
+      'http://localhost/../../etc/passwd',
+      'http://localhost/%2e%2e/%2e%2e/secret.txt',
+      'http://localhost/files/../../secret.txt',
+    ]) {
       await attempt(t);
     }
   });
@@ -175,7 +179,13 @@ describe('traversal attempts that write or delete', () => {
   }
 
   test('POST cannot create a file outside the root', async () => {
-    for (const t of ['/up/../../pwned.txt', '/up/..%2f..%2fpwned.txt', '/up/%2e%2e/%2e%2e/pwned.txt', '/up/..\\..\\pwned.txt', '/up/%2e%2e%5c%2e%2e%5cpwned.txt']) {
+    for (const t of [
+      '/up/../../pwned.txt',
+      '/up/..%2f..%2fpwned.txt',
+      '/up/%2e%2e/%2e%2e/pwned.txt',
+      '/up/..\\..\\pwned.txt',
+      '/up/%2e%2e%5c%2e%2e%5cpwned.txt',
+    ]) {
       const r = await send('POST', t, 'pwned');
       // A backslash is an ordinary byte of a file name on POSIX: "..\..\pwned.txt" may be stored inside the root.
       if (!t.includes('\\') && !t.includes('%5c')) assert.ok(r.status >= 400, `POST ${t}: status ${r.status}`);
@@ -189,13 +199,20 @@ describe('traversal attempts that write or delete', () => {
     };
     walk(srv.dir);
     // A literal file named "..\..\pwned.txt" inside the upload root would be harmless; anything elsewhere is not.
-    assert.deepEqual(found.filter((f) => path.dirname(f) !== path.join(srv.dir, 'www/up')), []);
+    assert.deepEqual(
+      found.filter((f) => path.dirname(f) !== path.join(srv.dir, 'www/up')),
+      [],
+    );
   });
 
   test('POST cannot overwrite a file outside the root through a symlink', async () => {
     fs.symlinkSync(path.join(srv.dir, 'secret.txt'), path.join(srv.dir, 'www/up/trap.txt'));
     try {
-      await rawRequest(srv.port, 'POST /up/trap.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6\r\nConnection: close\r\n\r\nevil!\n', { timeoutMs: 3000 });
+      await rawRequest(
+        srv.port,
+        'POST /up/trap.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6\r\nConnection: close\r\n\r\nevil!\n',
+        { timeoutMs: 3000 },
+      );
       assert.equal(fs.readFileSync(path.join(srv.dir, 'secret.txt'), 'latin1'), SECRET);
     } finally {
       fs.rmSync(path.join(srv.dir, 'www/up/trap.txt'), { force: true });
@@ -203,7 +220,12 @@ describe('traversal attempts that write or delete', () => {
   });
 
   test('DELETE cannot remove a file outside the root', async () => {
-    for (const t of ['/up/../../secret.txt', '/up/%2e%2e/%2e%2e/secret.txt', '/up/..%2f..%2fsecret.txt', '/up/..%5c..%5csecret.txt']) {
+    for (const t of [
+      '/up/../../secret.txt',
+      '/up/%2e%2e/%2e%2e/secret.txt',
+      '/up/..%2f..%2fsecret.txt',
+      '/up/..%5c..%5csecret.txt',
+    ]) {
       const r = await send('DELETE', t);
       assert.ok(r.status >= 400, `DELETE ${t}: status ${r.status}`);
     }
@@ -214,7 +236,9 @@ describe('traversal attempts that write or delete', () => {
   test('DELETE through a symlink to a file outside the root leaves the target alone', async () => {
     fs.symlinkSync(path.join(srv.dir, 'outside/secret.txt'), path.join(srv.dir, 'www/up/del-trap.txt'));
     try {
-      await rawRequest(srv.port, 'DELETE /up/del-trap.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { timeoutMs: 3000 });
+      await rawRequest(srv.port, 'DELETE /up/del-trap.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', {
+        timeoutMs: 3000,
+      });
       assert.equal(fs.readFileSync(path.join(srv.dir, 'outside/secret.txt'), 'latin1'), SECRET);
     } finally {
       fs.rmSync(path.join(srv.dir, 'www/up/del-trap.txt'), { force: true });

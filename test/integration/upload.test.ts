@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { get, RawClient, rawRequest, type RawResponse } from '../helpers/http.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -65,15 +66,6 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** Sorted directory entries (temporary dot-files included). */
 const ls = (dir: string): string[] => fs.readdirSync(dir).sort();
 const temps = (dir: string): string[] => ls(dir).filter((n) => n.startsWith('.upload-'));
-
-/** Polls `pred` until true; bounded, so a bug fails the test instead of hanging it. */
-async function until(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Writes a source file for curl to send; returns its path. */
 function source(name: string, content: Buffer): string {
@@ -192,10 +184,14 @@ describe('curl -F uploads', () => {
     const b = noise(70_000, 2);
     const c = Buffer.from('third\n');
     const r = await curl([
-      '-F', `a=@${source('multi-a.bin', a)}`,
-      '-F', 'comment=not a file',
-      '-F', `b=@${source('multi-b.bin', b)}`,
-      '-F', `c=@${source('multi-c.txt', c)};type=text/plain`,
+      '-F',
+      `a=@${source('multi-a.bin', a)}`,
+      '-F',
+      'comment=not a file',
+      '-F',
+      `b=@${source('multi-b.bin', b)}`,
+      '-F',
+      `c=@${source('multi-c.txt', c)};type=text/plain`,
       `http://127.0.0.1:${srv.port}/up`,
     ]);
     assert.equal(r.status, 201);
@@ -226,9 +222,12 @@ describe('curl -F uploads', () => {
     const a = allBytes(300);
     const b = noise(200_000, 3);
     const r = await curl([
-      '-H', 'Transfer-Encoding: chunked',
-      '-F', `a=@${source('chunked-a.bin', a)}`,
-      '-F', `b=@${source('chunked-b.bin', b)}`,
+      '-H',
+      'Transfer-Encoding: chunked',
+      '-F',
+      `a=@${source('chunked-a.bin', a)}`,
+      '-F',
+      `b=@${source('chunked-b.bin', b)}`,
       `http://127.0.0.1:${srv.port}/up/`,
     ]);
     assert.equal(r.status, 201);
@@ -241,7 +240,11 @@ describe('curl -F uploads', () => {
     const bodies = [Buffer.from('first\n'), Buffer.from('second\n'), Buffer.from('third\n')];
     const expected = ['/up/dup.txt', '/up/dup-1.txt', '/up/dup-2.txt'];
     for (let i = 0; i < 3; i++) {
-      const r = await curl(['-F', `f=@${source(`dup-src-${i}`, bodies[i]!)};filename=dup.txt`, `http://127.0.0.1:${srv.port}/up/`]);
+      const r = await curl([
+        '-F',
+        `f=@${source(`dup-src-${i}`, bodies[i]!)};filename=dup.txt`,
+        `http://127.0.0.1:${srv.port}/up/`,
+      ]);
       assert.equal(r.status, 201);
       assert.equal(r.headers.get('location'), expected[i]);
     }
@@ -252,8 +255,10 @@ describe('curl -F uploads', () => {
     const a = Buffer.from('A\n');
     const b = Buffer.from('B\n');
     const r = await curl([
-      '-F', `f=@${source('twice-a', a)};filename=twice.txt`,
-      '-F', `g=@${source('twice-b', b)};filename=twice.txt`,
+      '-F',
+      `f=@${source('twice-a', a)};filename=twice.txt`,
+      '-F',
+      `g=@${source('twice-b', b)};filename=twice.txt`,
       `http://127.0.0.1:${srv.port}/up/`,
     ]);
     assert.equal(r.status, 201);
@@ -265,11 +270,18 @@ describe('curl -F uploads', () => {
     const outside = [path.join(srv.dir, 'x.txt'), path.join(path.dirname(srv.dir), 'x.txt')];
     const existed = outside.map((p) => fs.existsSync(p));
     const content = Buffer.from('sanitised\n');
-    const r = await curl(['-F', `f=@${source('x-src', content)};filename=../../x.txt`, `http://127.0.0.1:${srv.port}/up/`]);
+    const r = await curl([
+      '-F',
+      `f=@${source('x-src', content)};filename=../../x.txt`,
+      `http://127.0.0.1:${srv.port}/up/`,
+    ]);
     assert.equal(r.status, 201);
     assert.equal(r.headers.get('location'), '/up/x.txt');
     assert.deepEqual(fs.readFileSync(path.join(up, 'x.txt')), content);
-    assert.deepEqual(outside.map((p) => fs.existsSync(p)), existed);
+    assert.deepEqual(
+      outside.map((p) => fs.existsSync(p)),
+      existed,
+    );
   });
 
   test('upload into a subdirectory of the location', async () => {
@@ -316,7 +328,11 @@ describe('hand-written multipart', () => {
     const body = Buffer.concat([
       Buffer.from('This is the preamble; ignore it.\r\n', 'latin1'),
       multipart(qb, [
-        { name: 'a', disposition: `name="a"; filename="fallback.bin"; filename*=UTF-8''%E2%82%AC%20rates.bin`, content: a },
+        {
+          name: 'a',
+          disposition: `name="a"; filename="fallback.bin"; filename*=UTF-8''%E2%82%AC%20rates.bin`,
+          content: a,
+        },
         { name: 'b', filename: 'my file é.txt', content: Buffer.from('spaces\n') },
       ]),
       Buffer.from('epilogue\r\n', 'latin1'),
@@ -330,7 +346,13 @@ describe('hand-written multipart', () => {
   });
 
   test('CR LF smuggled through filename* are removed: no header injection via Location', async () => {
-    const body = multipart(B, [{ name: 'a', disposition: `name="a"; filename*=UTF-8''evil%0D%0AX-Injected%3A%201.txt`, content: Buffer.from('inj\n') }]);
+    const body = multipart(B, [
+      {
+        name: 'a',
+        disposition: `name="a"; filename*=UTF-8''evil%0D%0AX-Injected%3A%201.txt`,
+        content: Buffer.from('inj\n'),
+      },
+    ]);
     const r = await rawRequest(srv.port, postRequest('/up/', body, `multipart/form-data; boundary=${B}`));
     assert.equal(r.status, 201);
     assert.equal(r.header('x-injected'), undefined);
@@ -382,7 +404,11 @@ describe('hand-written multipart', () => {
       const req = make(i);
       const c = await RawClient.connect(srv.port);
       c.socket.setNoDelay(true);
-      await new Promise<void>((r) => c.socket.write(req.subarray(0, at), () => r()));
+      await new Promise<void>((r) =>
+        c.socket.write(req.subarray(0, at), () => {
+          r();
+        }),
+      );
       // Flushed to the kernel; a 1 ms pause makes the server see two reads rather than one coalesced read (with
       // setImmediate alone about half were coalesced). It can only make the test stricter, never make it pass.
       await new Promise<void>((r) => setTimeout(r, 1));
@@ -407,16 +433,28 @@ describe('concurrency and early answers', () => {
     const x = noise(300_000, 21);
     const y = noise(300_000, 22);
     const reqs = [x, y].map((content) =>
-      postRequest('/up/', multipart(IB, [{ name: 'f', filename: 'inter.bin', content }]), `multipart/form-data; boundary=${IB}`),
+      postRequest(
+        '/up/',
+        multipart(IB, [{ name: 'f', filename: 'inter.bin', content }]),
+        `multipart/form-data; boundary=${IB}`,
+      ),
     );
     const cs = [await RawClient.connect(srv.port), await RawClient.connect(srv.port)];
     try {
       const STEP = 16_384;
       for (let off = 0; off < reqs[0]!.length; off += STEP) {
-        for (let k = 0; k < 2; k++) await new Promise<void>((r) => cs[k]!.socket.write(reqs[k]!.subarray(off, off + STEP), () => r()));
+        for (let k = 0; k < 2; k++)
+          await new Promise<void>((r) =>
+            cs[k]!.socket.write(reqs[k]!.subarray(off, off + STEP), () => {
+              r();
+            }),
+          );
       }
       const rs = [await cs[0]!.read(), await cs[1]!.read()];
-      assert.deepEqual(rs.map((r) => r.status), [201, 201]);
+      assert.deepEqual(
+        rs.map((r) => r.status),
+        [201, 201],
+      );
       const locs = rs.map((r) => r.header('location')!).sort();
       assert.deepEqual(locs, ['/up/inter-1.bin', '/up/inter.bin']);
       const stored = await Promise.all(locs.map((l) => get(srv.port, l)));
@@ -449,7 +487,11 @@ describe('concurrency and early answers', () => {
 
   test('a bad part header at the start of a 3 MB body: 400 reaches the client (no reset), nothing stored', async () => {
     const list = ls(up);
-    const body = Buffer.concat([Buffer.from('--early\r\nNoColon\r\n\r\n'), noise(3_000_000, 23), Buffer.from('\r\n--early--\r\n')]);
+    const body = Buffer.concat([
+      Buffer.from('--early\r\nNoColon\r\n\r\n'),
+      noise(3_000_000, 23),
+      Buffer.from('\r\n--early--\r\n'),
+    ]);
     const c = await RawClient.connect(srv.port);
     try {
       c.send(postRequest('/up/', body, 'multipart/form-data; boundary=early').subarray(0, 200_000));
@@ -469,7 +511,11 @@ describe('concurrency and early answers', () => {
     const long = 'n'.repeat(296) + '.txt';
     const r = await rawRequest(
       srv.port,
-      postRequest('/up/', multipart('ln', [{ name: 'f', filename: long, content: Buffer.from('long\n') }]), 'multipart/form-data; boundary=ln'),
+      postRequest(
+        '/up/',
+        multipart('ln', [{ name: 'f', filename: long, content: Buffer.from('long\n') }]),
+        'multipart/form-data; boundary=ln',
+      ),
     );
     assert.equal(r.status, 201);
     const expected = 'n'.repeat(251) + '.txt';
@@ -500,7 +546,8 @@ describe('raw (non-multipart) POST', () => {
 
   test('chunked raw body and a 0-byte raw body', async () => {
     const content = noise(100_000, 5);
-    const head = 'POST /up/raw-chunked.bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+    const head =
+      'POST /up/raw-chunked.bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
     const r = await rawRequest(srv.port, Buffer.concat([Buffer.from(head, 'latin1'), chunked(content, 7000)]));
     assert.equal(r.status, 201);
     assert.equal(r.header('location'), '/up/raw-chunked.bin');
@@ -511,11 +558,11 @@ describe('raw (non-multipart) POST', () => {
     await assertStored('/up/raw-empty.bin', Buffer.alloc(0));
   });
 
-  test('a raw body to a directory URL → 400, nothing stored', async () => {
+  test('a raw body to a directory URL → 415 (only a form can name the files), nothing stored', async () => {
     const list = ls(up);
     for (const url of ['/up/', '/up', '/up/sub/', '/up/sub']) {
       const r = await rawRequest(srv.port, postRequest(url, Buffer.from('data'), 'text/plain'));
-      assert.equal(r.status, 400, url);
+      assert.equal(r.status, 415, url);
     }
     assertUnchanged(up, list);
     assert.deepEqual(temps(path.join(up, 'sub')), []);
@@ -532,7 +579,8 @@ describe('raw (non-multipart) POST', () => {
     try {
       const one = Buffer.from('ka one\n');
       const two = Buffer.from('ka two\n');
-      const h = (name: string, n: number): string => `POST /up/${name} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${n}\r\n\r\n`;
+      const h = (name: string, n: number): string =>
+        `POST /up/${name} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${n}\r\n\r\n`;
       c.send(Buffer.concat([Buffer.from(h('ka1.txt', one.length)), one, Buffer.from(h('ka2.txt', two.length)), two]));
       c.send('GET /up/ka2.txt HTTP/1.1\r\nHost: localhost\r\n\r\n');
       assert.equal((await c.read()).status, 201);
@@ -599,7 +647,9 @@ describe('body_limit 1k', () => {
     const content = noise(1024, 7);
     const c = await RawClient.connect(srv.ports[1]!);
     try {
-      c.send('POST /up/exact.bin HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1024\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+      c.send(
+        'POST /up/exact.bin HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1024\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+      );
       const cont = await c.read();
       assert.equal(cont.status, 100);
       c.send(content);
@@ -617,7 +667,9 @@ describe('body_limit 1k', () => {
     const ok = await rawRequest(
       srv.ports[1]!,
       Buffer.concat([
-        Buffer.from('POST /up/chunk-exact.bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n'),
+        Buffer.from(
+          'POST /up/chunk-exact.bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+        ),
         chunked(content, 100),
       ]),
     );
@@ -627,11 +679,16 @@ describe('body_limit 1k', () => {
     const list = ls(small);
     const c = await RawClient.connect(srv.ports[1]!);
     try {
-      c.send('POST /up/chunk-over.bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n');
+      c.send(
+        'POST /up/chunk-over.bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n',
+      );
       assert.equal((await c.read()).status, 100);
       c.send(Buffer.concat([Buffer.from('3e8\r\n'), Buffer.alloc(1000, 0x62), Buffer.from('\r\n')]));
       // The first 1000 bytes are within the limit: the server stores them in a temporary file.
-      await until(() => temps(small).length === 1 && fs.statSync(path.join(small, temps(small)[0]!)).size === 1000, 'the first 1000 bytes on disk');
+      await until(
+        () => temps(small).length === 1 && fs.statSync(path.join(small, temps(small)[0]!)).size === 1000,
+        'the first 1000 bytes on disk',
+      );
       c.send(Buffer.concat([Buffer.from('19\r\n'), Buffer.alloc(25, 0x63), Buffer.from('\r\n')]));
       const r = await c.read();
       assert.equal(r.status, 413);
@@ -645,8 +702,10 @@ describe('body_limit 1k', () => {
   test('curl -H "Transfer-Encoding: chunked" -F over the limit → 413, nothing stored', async () => {
     const list = ls(small);
     const r = await curl([
-      '-H', 'Transfer-Encoding: chunked',
-      '-F', `f=@${source('over-2k.bin', noise(2048, 12))}`,
+      '-H',
+      'Transfer-Encoding: chunked',
+      '-F',
+      `f=@${source('over-2k.bin', noise(2048, 12))}`,
       `http://127.0.0.1:${srv.ports[1]}/up/`,
     ]);
     assert.equal(r.status, 413);
@@ -666,11 +725,16 @@ describe('aborted uploads leave nothing', () => {
         if (kind === 'raw') {
           c.send(`POST /up/${name} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n`);
         } else {
-          c.send(`POST /up/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=abrt\r\nContent-Length: 1000000\r\n\r\n`);
+          c.send(
+            `POST /up/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=abrt\r\nContent-Length: 1000000\r\n\r\n`,
+          );
           c.send(`--abrt\r\nContent-Disposition: form-data; name="f"; filename="${name}"\r\n\r\n`);
         }
         c.send(noise(200_000, 13));
-        await until(() => temps(up).length === 1 && fs.statSync(path.join(up, temps(up)[0]!)).size > 0, 'the temporary file to fill');
+        await until(
+          () => temps(up).length === 1 && fs.statSync(path.join(up, temps(up)[0]!)).size > 0,
+          'the temporary file to fill',
+        );
         if (how === 'destroy') c.close();
         else c.socket.end();
         await until(() => temps(up).length === 0, 'the temporary file to be removed');
@@ -686,12 +750,23 @@ describe('aborted uploads leave nothing', () => {
   test('a curl process killed mid-upload', async () => {
     const list = ls(up);
     const file = source('killed.bin', noise(2_000_000, 14));
-    const child = spawn('curl', ['-sS', '-o', '/dev/null', '--limit-rate', '50k', '-F', `f=@${file}`, `http://127.0.0.1:${srv.port}/up/`], {
-      stdio: 'ignore',
-    });
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const child = spawn(
+      'curl',
+      ['-sS', '-o', '/dev/null', '--limit-rate', '50k', '-F', `f=@${file}`, `http://127.0.0.1:${srv.port}/up/`],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise<void>((r) =>
+      child.once('exit', () => {
+        r();
+      }),
+    );
     try {
-      await until(() => temps(up).length === 1 && fs.statSync(path.join(up, temps(up)[0]!)).size > 0, 'curl to start storing');
+      await until(
+        () => temps(up).length === 1 && fs.statSync(path.join(up, temps(up)[0]!)).size > 0,
+        'curl to start storing',
+      );
     } finally {
       child.kill('SIGKILL');
     }
@@ -706,19 +781,56 @@ describe('aborted uploads leave nothing', () => {
 
 describe('malformed multipart → 400, nothing stored', () => {
   const B = 'mal';
-  const ok = (name: string): string => `--${B}\r\nContent-Disposition: form-data; name="f"; filename="${name}"\r\n\r\ncontent of ${name}\r\n`;
+  const ok = (name: string): string =>
+    `--${B}\r\nContent-Disposition: form-data; name="f"; filename="${name}"\r\n\r\ncontent of ${name}\r\n`;
   const cases: ReadonlyArray<[string, string, string]> = [
     ['no closing delimiter', `multipart/form-data; boundary=${B}`, ok('noclose.txt')],
-    ['body ends inside the part data', `multipart/form-data; boundary=${B}`, `--${B}\r\nContent-Disposition: form-data; name="f"; filename="cut.txt"\r\n\r\nabc`],
-    ['part without Content-Disposition', `multipart/form-data; boundary=${B}`, `--${B}\r\nContent-Type: text/plain\r\n\r\nx\r\n--${B}--\r\n`],
-    ['part header line without a colon', `multipart/form-data; boundary=${B}`, `--${B}\r\nContent-Disposition: form-data; name="f"; filename="nc.txt"\r\nNoColonHere\r\n\r\nx\r\n--${B}--\r\n`],
-    ['folded part header', `multipart/form-data; boundary=${B}`, `--${B}\r\nContent-Disposition: form-data;\r\n name="f"; filename="fold.txt"\r\n\r\nx\r\n--${B}--\r\n`],
-    ['Content-Disposition not form-data', `multipart/form-data; boundary=${B}`, `--${B}\r\nContent-Disposition: attachment; filename="att.txt"\r\n\r\nx\r\n--${B}--\r\n`],
-    ['good part then a bad one (all or nothing)', `multipart/form-data; boundary=${B}`, ok('first-good.txt') + `--${B}\r\nBad Header: x\r\n\r\ny\r\n--${B}--\r\n`],
-    ['good part then garbage after the delimiter', `multipart/form-data; boundary=${B}`, ok('second-good.txt') + `--${B}xyz\r\n\r\n`],
+    [
+      'body ends inside the part data',
+      `multipart/form-data; boundary=${B}`,
+      `--${B}\r\nContent-Disposition: form-data; name="f"; filename="cut.txt"\r\n\r\nabc`,
+    ],
+    [
+      'part without Content-Disposition',
+      `multipart/form-data; boundary=${B}`,
+      `--${B}\r\nContent-Type: text/plain\r\n\r\nx\r\n--${B}--\r\n`,
+    ],
+    [
+      'part header line without a colon',
+      `multipart/form-data; boundary=${B}`,
+      `--${B}\r\nContent-Disposition: form-data; name="f"; filename="nc.txt"\r\nNoColonHere\r\n\r\nx\r\n--${B}--\r\n`,
+    ],
+    [
+      'folded part header',
+      `multipart/form-data; boundary=${B}`,
+      `--${B}\r\nContent-Disposition: form-data;\r\n name="f"; filename="fold.txt"\r\n\r\nx\r\n--${B}--\r\n`,
+    ],
+    [
+      'Content-Disposition not form-data',
+      `multipart/form-data; boundary=${B}`,
+      `--${B}\r\nContent-Disposition: attachment; filename="att.txt"\r\n\r\nx\r\n--${B}--\r\n`,
+    ],
+    [
+      'good part then a bad one (all or nothing)',
+      `multipart/form-data; boundary=${B}`,
+      ok('first-good.txt') + `--${B}\r\nBad Header: x\r\n\r\ny\r\n--${B}--\r\n`,
+    ],
+    [
+      'good part then garbage after the delimiter',
+      `multipart/form-data; boundary=${B}`,
+      ok('second-good.txt') + `--${B}xyz\r\n\r\n`,
+    ],
     ['missing boundary parameter', 'multipart/form-data', ok('nob.txt') + `--${B}--\r\n`],
-    ['invalid boundary (71 chars)', `multipart/form-data; boundary=${'b'.repeat(71)}`, ok('longb.txt') + `--${B}--\r\n`],
-    ['no file part at all', `multipart/form-data; boundary=${B}`, `--${B}\r\nContent-Disposition: form-data; name="field"\r\n\r\nv\r\n--${B}--\r\n`],
+    [
+      'invalid boundary (71 chars)',
+      `multipart/form-data; boundary=${'b'.repeat(71)}`,
+      ok('longb.txt') + `--${B}--\r\n`,
+    ],
+    [
+      'no file part at all',
+      `multipart/form-data; boundary=${B}`,
+      `--${B}\r\nContent-Disposition: form-data; name="field"\r\n\r\nv\r\n--${B}--\r\n`,
+    ],
     ['only the closing delimiter', `multipart/form-data; boundary=${B}`, `--${B}--\r\n`],
   ];
   for (const [label, ct, body] of cases) {
@@ -734,7 +846,10 @@ describe('malformed multipart → 400, nothing stored', () => {
     const list = ls(up);
     const body = ok('chunked-bad.txt'); // no closing delimiter
     const head = `POST /up/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=${B}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`;
-    const r: RawResponse = await rawRequest(srv.port, Buffer.concat([Buffer.from(head), chunked(Buffer.from(body), 10)]));
+    const r: RawResponse = await rawRequest(
+      srv.port,
+      Buffer.concat([Buffer.from(head), chunked(Buffer.from(body), 10)]),
+    );
     assert.equal(r.status, 400);
     assertUnchanged(up, list);
     assert.equal((await get(srv.port, '/up/existing.txt')).status, 200);

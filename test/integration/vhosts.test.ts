@@ -116,7 +116,10 @@ describe('virtual hosts on one port', () => {
   });
 
   test('the authority of an absolute-form target overrides Host (RFC 9112 §3.2.2)', async () => {
-    const r = await rawRequest(port, 'GET http://alpha.test/only-alpha.txt HTTP/1.1\r\nHost: beta.test\r\nConnection: close\r\n\r\n');
+    const r = await rawRequest(
+      port,
+      'GET http://alpha.test/only-alpha.txt HTTP/1.1\r\nHost: beta.test\r\nConnection: close\r\n\r\n',
+    );
     assert.equal(r.status, 200);
     assert.equal(r.body.toString(), 'only in alpha\n');
   });
@@ -138,9 +141,7 @@ describe('virtual hosts on one port', () => {
   });
 
   test('one keep-alive connection may address several hosts in turn', async () => {
-    const wire = ['alpha.test', 'beta.test', 'nobody.test']
-      .map((h) => `GET / HTTP/1.1\r\nHost: ${h}\r\n\r\n`)
-      .join('');
+    const wire = ['alpha.test', 'beta.test', 'nobody.test'].map((h) => `GET / HTTP/1.1\r\nHost: ${h}\r\n\r\n`).join('');
     const c = await RawClient.connect(port);
     try {
       c.send(wire);

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CgiHeaderScanner, interpretCgiFields, parseCgiLine, type CgiScanResult } from '../../src/handlers/cgi-headers.js';
+import {
+  CgiHeaderScanner,
+  interpretCgiFields,
+  parseCgiLine,
+  type CgiScanResult,
+} from '../../src/handlers/cgi/headers.js';
 
 /** Feeds `text` (latin1) to a fresh scanner in pieces of `step` bytes; returns the first non-'more' result. */
 function scan(text: string | Buffer, step = Infinity, limit?: number): CgiScanResult {
@@ -76,7 +81,15 @@ describe('CgiHeaderScanner', () => {
   });
 
   it('keeps non-ASCII bytes of values as latin1', () => {
-    const r = done(scan(Buffer.concat([Buffer.from('Content-Type: a/b\r\nX-N: caf'), Buffer.from([0xc3, 0xa9]), Buffer.from('\r\n\r\n')])));
+    const r = done(
+      scan(
+        Buffer.concat([
+          Buffer.from('Content-Type: a/b\r\nX-N: caf'),
+          Buffer.from([0xc3, 0xa9]),
+          Buffer.from('\r\n\r\n'),
+        ]),
+      ),
+    );
     assert.equal(r.head.headers, 'Content-Type: a/b\r\nX-N: caf\u00c3\u00a9\r\n');
   });
 });
@@ -103,7 +116,10 @@ describe('interpretCgiFields', () => {
   };
 
   it('takes the status from Status and drops its reason phrase', () => {
-    const h = ok([['Status', '404 Not Found'], ['Content-Type', 'text/html']]);
+    const h = ok([
+      ['Status', '404 Not Found'],
+      ['Content-Type', 'text/html'],
+    ]);
     assert.equal(h.status, 404);
     assert.equal(h.headers, 'Content-Type: text/html\r\n');
     assert.equal(ok([['status', '503']]).status, 503);
@@ -115,7 +131,13 @@ describe('interpretCgiFields', () => {
     assert.equal(bad([['Status', '1000']]), 'bad-status');
     assert.equal(bad([['Status', '100 Continue']]), 'bad-status');
     assert.equal(bad([['Status', '600']]), 'bad-status');
-    assert.equal(bad([['Status', '200'], ['Status', '404']]), 'duplicate');
+    assert.equal(
+      bad([
+        ['Status', '200'],
+        ['Status', '404'],
+      ]),
+      'duplicate',
+    );
   });
 
   it('needs Content-Type, Location or Status (RFC 3875 §6.2)', () => {
@@ -137,22 +159,81 @@ describe('interpretCgiFields', () => {
     assert.equal(c.headers, 'Location: http://example.com/\r\n');
     const n = ok([['Location', '//example.com/x']]);
     assert.equal(n.localRedirect, false);
-    const s = ok([['Status', '301 Moved'], ['Location', '/moved']]);
+    const s = ok([
+      ['Status', '301 Moved'],
+      ['Location', '/moved'],
+    ]);
     assert.equal(s.localRedirect, false);
     assert.equal(s.status, 301);
     assert.equal(s.headers, 'Location: /moved\r\n');
-    assert.equal(bad([['Location', '/a'], ['Location', '/b']]), 'duplicate');
+    assert.equal(
+      bad([
+        ['Location', '/a'],
+        ['Location', '/b'],
+      ]),
+      'duplicate',
+    );
   });
 
   it('reads Content-Length and refuses a bad or conflicting one', () => {
-    assert.equal(ok([['Content-Type', 'a/b'], ['Content-Length', '42']]).contentLength, 42);
-    assert.equal(ok([['Content-Type', 'a/b'], ['Content-Length', '0']]).contentLength, 0);
-    assert.equal(ok([['Content-Type', 'a/b'], ['Content-Length', '7'], ['Content-Length', '7']]).contentLength, 7);
-    assert.equal(bad([['Content-Type', 'a/b'], ['Content-Length', '-1']]), 'bad-content-length');
-    assert.equal(bad([['Content-Type', 'a/b'], ['Content-Length', '1e3']]), 'bad-content-length');
-    assert.equal(bad([['Content-Type', 'a/b'], ['Content-Length', '']]), 'bad-content-length');
-    assert.equal(bad([['Content-Type', 'a/b'], ['Content-Length', '5'], ['Content-Length', '6']]), 'bad-content-length');
-    assert.equal(bad([['Content-Type', 'a/b'], ['Content-Type', 'c/d']]), 'duplicate');
+    assert.equal(
+      ok([
+        ['Content-Type', 'a/b'],
+        ['Content-Length', '42'],
+      ]).contentLength,
+      42,
+    );
+    assert.equal(
+      ok([
+        ['Content-Type', 'a/b'],
+        ['Content-Length', '0'],
+      ]).contentLength,
+      0,
+    );
+    assert.equal(
+      ok([
+        ['Content-Type', 'a/b'],
+        ['Content-Length', '7'],
+        ['Content-Length', '7'],
+      ]).contentLength,
+      7,
+    );
+    assert.equal(
+      bad([
+        ['Content-Type', 'a/b'],
+        ['Content-Length', '-1'],
+      ]),
+      'bad-content-length',
+    );
+    assert.equal(
+      bad([
+        ['Content-Type', 'a/b'],
+        ['Content-Length', '1e3'],
+      ]),
+      'bad-content-length',
+    );
+    assert.equal(
+      bad([
+        ['Content-Type', 'a/b'],
+        ['Content-Length', ''],
+      ]),
+      'bad-content-length',
+    );
+    assert.equal(
+      bad([
+        ['Content-Type', 'a/b'],
+        ['Content-Length', '5'],
+        ['Content-Length', '6'],
+      ]),
+      'bad-content-length',
+    );
+    assert.equal(
+      bad([
+        ['Content-Type', 'a/b'],
+        ['Content-Type', 'c/d'],
+      ]),
+      'duplicate',
+    );
   });
 
   it('drops hop-by-hop fields and those the server writes itself', () => {
@@ -171,11 +252,19 @@ describe('interpretCgiFields', () => {
   });
 
   it('takes the session headers out and never forwards them (DESIGN §7)', () => {
-    const h = ok([['Content-Type', 'text/plain'], ['X-Session-Data', 'visits=2&name=Ada'], ['X-Session-End', '1']]);
+    const h = ok([
+      ['Content-Type', 'text/plain'],
+      ['X-Session-Data', 'visits=2&name=Ada'],
+      ['X-Session-End', '1'],
+    ]);
     assert.equal(h.sessionData, 'visits=2&name=Ada');
     assert.equal(h.sessionEnd, true);
     assert.equal(h.headers, 'Content-Type: text/plain\r\n');
-    const n = ok([['Content-Type', 'text/plain'], ['x-session-end', '0'], ['X-Session-Data', '']]);
+    const n = ok([
+      ['Content-Type', 'text/plain'],
+      ['x-session-end', '0'],
+      ['X-Session-Data', ''],
+    ]);
     assert.equal(n.sessionEnd, false);
     assert.equal(n.sessionData, '');
     assert.equal(ok([['Content-Type', 'a/b']]).sessionData, null);

@@ -10,15 +10,28 @@ function errorKind(r: CookieResult): string {
 }
 
 test('parse: several cookies in order', () => {
-  assert.deepEqual(entries('a=1; b=2; sid=XyZ'), [['a', '1'], ['b', '2'], ['sid', 'XyZ']]);
+  assert.deepEqual(entries('a=1; b=2; sid=XyZ'), [
+    ['a', '1'],
+    ['b', '2'],
+    ['sid', 'XyZ'],
+  ]);
 });
 
 test('parse: OWS around pairs, names and values is trimmed; no space after ";" is fine', () => {
-  assert.deepEqual(entries('  a = 1 ;b=2;\tc=3\t'), [['a', '1'], ['b', '2'], ['c', '3']]);
+  assert.deepEqual(entries('  a = 1 ;b=2;\tc=3\t'), [
+    ['a', '1'],
+    ['b', '2'],
+    ['c', '3'],
+  ]);
 });
 
 test('parse: quoted values lose their quotes, lone quotes are kept', () => {
-  assert.deepEqual(entries('a="hello"; b=""; c="x; d=y"'), [['a', 'hello'], ['b', ''], ['c', '"x'], ['d', 'y"']]);
+  assert.deepEqual(entries('a="hello"; b=""; c="x; d=y"'), [
+    ['a', 'hello'],
+    ['b', ''],
+    ['c', '"x'],
+    ['d', 'y"'],
+  ]);
 });
 
 test('parse: pairs without "=" or with an invalid name are ignored', () => {
@@ -32,11 +45,17 @@ test('parse: empty and blank headers give an empty map', () => {
 });
 
 test('parse: the first occurrence of a name wins; names are case-sensitive', () => {
-  assert.deepEqual(entries('sid=first; sid=second; SID=upper'), [['sid', 'first'], ['SID', 'upper']]);
+  assert.deepEqual(entries('sid=first; sid=second; SID=upper'), [
+    ['sid', 'first'],
+    ['SID', 'upper'],
+  ]);
 });
 
 test('parse: "=" inside a value is kept, empty value allowed', () => {
-  assert.deepEqual(entries('t=a=b==; e='), [['t', 'a=b=='], ['e', '']]);
+  assert.deepEqual(entries('t=a=b==; e='), [
+    ['t', 'a=b=='],
+    ['e', ''],
+  ]);
 });
 
 test('parse: never throws on odd input', () => {
@@ -61,7 +80,8 @@ test('serialize: every attribute, exact string and order', () => {
   });
   assert.deepEqual(r, {
     ok: true,
-    value: 'sid=AbC-_9; Path=/; Domain=example.com; Max-Age=3600; Expires=Sun, 06 Nov 1994 08:49:37 GMT; HttpOnly; Secure; SameSite=Lax',
+    value:
+      'sid=AbC-_9; Path=/; Domain=example.com; Max-Age=3600; Expires=Sun, 06 Nov 1994 08:49:37 GMT; HttpOnly; Secure; SameSite=Lax',
   });
 });
 
@@ -116,12 +136,18 @@ test('serialize: attributes with ";", CTLs or bad shapes are rejected', () => {
   assert.equal(errorKind(serializeSetCookie({ name: 'a', value: 'b', maxAge: 1.5 })), 'invalid-max-age');
   assert.equal(errorKind(serializeSetCookie({ name: 'a', value: 'b', maxAge: Infinity })), 'invalid-max-age');
   assert.equal(errorKind(serializeSetCookie({ name: 'a', value: 'b', expires: new Date(NaN) })), 'invalid-expires');
-  assert.equal(errorKind(serializeSetCookie({ name: 'a', value: 'b', expires: new Date(Date.UTC(1600, 0, 1)) })), 'invalid-expires');
+  assert.equal(
+    errorKind(serializeSetCookie({ name: 'a', value: 'b', expires: new Date(Date.UTC(1600, 0, 1)) })),
+    'invalid-expires',
+  );
 });
 
 test('serialize: SameSite=None without Secure is an error', () => {
   const r = serializeSetCookie({ name: 'a', value: 'b', sameSite: 'None' });
-  assert.deepEqual(r, { ok: false, error: { kind: 'samesite-none-without-secure', message: 'SameSite=None requires Secure' } });
+  assert.deepEqual(r, {
+    ok: false,
+    error: { kind: 'samesite-none-without-secure', message: 'SameSite=None requires Secure' },
+  });
 });
 
 test('serialize then parse round trip', () => {

@@ -19,7 +19,20 @@ test('parseEtag: strong, weak, empty opaque-tag, surrounding OWS', () => {
 });
 
 test('parseEtag: malformed → null', () => {
-  for (const s of ['', 'abc', '"abc', 'abc"', 'w/"abc"', 'W/abc', 'W/ "abc"', '"a b"', '"a"b', '"a","b"', '*', '"a\x7f"']) {
+  for (const s of [
+    '',
+    'abc',
+    '"abc',
+    'abc"',
+    'w/"abc"',
+    'W/abc',
+    'W/ "abc"',
+    '"a b"',
+    '"a"b',
+    '"a","b"',
+    '*',
+    '"a\x7f"',
+  ]) {
     assert.equal(parseEtag(s), null, JSON.stringify(s));
   }
 });

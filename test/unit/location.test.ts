@@ -1,21 +1,69 @@
+import { COMBINED } from '../../src/config/log-format.js';
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { LocationConfig, ServerConfig } from '../../src/config/types.js';
-import { DEFAULTS } from '../../src/config/types.js';
+import { COMPRESSION_DEFAULTS, DEFAULTS, NO_RATE_LIMIT } from '../../src/config/types.js';
+import { OPEN_POLICY } from '../../src/access/policy.js';
+import { DEFAULT_MIME } from '../../src/http/mime.js';
 import { fileFor, matchLocation, prefixMatches } from '../../src/router/location.js';
-import { allowValue, methodAllowed } from '../../src/router/dispatch.js';
+import { allowedMethods, allowValue, hiddenPath } from '../../src/router/dispatch.js';
 
 const pos = { file: 't.conf', line: 1, col: 1 };
 function loc(path: string, extra: Partial<LocationConfig> = {}): LocationConfig {
   return {
-    path, methods: null, root: '/srv' + path, defaultFile: null, directoryListing: false, cgi: new Map(),
-    redirect: null, session: false, status: false, pos, ...extra,
+    path,
+    methods: null,
+    root: '/srv' + path,
+    index: [],
+    bodyLimit: 0,
+    mime: DEFAULT_MIME,
+    directoryListing: false,
+    cgi: new Map(),
+    redirect: null,
+    session: false,
+    status: false,
+    metrics: false,
+    dotfiles: false,
+    symlinks: 'inside-root',
+    compression: COMPRESSION_DEFAULTS,
+    match: { kind: 'prefix' },
+    mapPrefix: path,
+    ops: [],
+    tryFiles: null,
+    addHeaders: null,
+    expires: null,
+    access: OPEN_POLICY,
+    limitRate: NO_RATE_LIMIT,
+    realIp: null,
+    proxy: null,
+    pos,
+    ...extra,
   };
 }
 function server(locations: LocationConfig[]): ServerConfig {
   return {
-    host: '127.0.0.1', ports: [80], serverNames: [], bodyLimit: 0, errorPages: new Map(), locations,
-    timeouts: DEFAULTS.timeouts, sessionTimeout: 1, sessionMax: 1, accessLog: null, errorLog: 'stderr', pos,
+    listens: [{ host: '127.0.0.1', port: 80, backlog: 511, ssl: false, defaultServer: false, pos }],
+    serverNames: [],
+    bodyLimit: 0,
+    errorPages: new Map(),
+    errorRedirects: new Map(),
+    ops: [],
+    addHeaders: [],
+    expires: null,
+    locations,
+    timeouts: DEFAULTS.timeouts,
+    sessionTimeout: 1,
+    sessionMax: 1,
+    sessionMaxPerAddress: 1,
+    accessLog: null,
+    errorLog: 'stderr',
+    tls: null,
+    access: OPEN_POLICY,
+    limitRate: NO_RATE_LIMIT,
+    realIp: null,
+    errorLogLevel: 'info',
+    accessLogFormat: COMBINED,
+    pos,
   };
 }
 
@@ -46,11 +94,36 @@ test('root replaces the location prefix (the seed rule)', () => {
   assert.equal(fileFor(loc('/'), '/srv/www', '/a/b'), '/srv/www/a/b');
 });
 
-test('GET allows HEAD; the Allow value lists what is allowed', () => {
+test('GET allows HEAD; the Allow value lists what is allowed, and OPTIONS', () => {
   const l = loc('/', { methods: new Set(['GET', 'POST']) });
-  assert.ok(methodAllowed(l, 'HEAD'));
-  assert.ok(methodAllowed(l, 'POST'));
-  assert.ok(!methodAllowed(l, 'DELETE'));
-  assert.equal(allowValue(l), 'GET, HEAD, POST');
-  assert.equal(allowValue(loc('/')), 'GET, HEAD, POST, DELETE');
+  const allowed = allowedMethods(l, false);
+  assert.deepEqual([...allowed].sort(), ['GET', 'HEAD', 'POST']);
+  assert.equal(allowValue(allowed), 'GET, HEAD, POST, OPTIONS');
+});
+
+test('without "methods" a location is read-only; POST reaches only CGI scripts', () => {
+  assert.equal(allowValue(allowedMethods(loc('/'), false)), 'GET, HEAD, OPTIONS');
+  const cgi = loc('/cgi', { cgi: new Map([['.py', '/usr/bin/python3']]) });
+  assert.equal(allowValue(allowedMethods(cgi, true)), 'GET, HEAD, POST, OPTIONS');
+  assert.equal(allowValue(allowedMethods(cgi, false)), 'GET, HEAD, OPTIONS');
+});
+
+test('a location with cgi never stores or deletes, whatever "methods" says', () => {
+  const cgi = loc('/cgi', { cgi: new Map([['.py', '/usr/bin/python3']]), methods: new Set(['GET', 'POST', 'DELETE']) });
+  assert.equal(allowValue(allowedMethods(cgi, false)), 'GET, HEAD, OPTIONS');
+  assert.equal(allowValue(allowedMethods(cgi, true)), 'GET, HEAD, POST, DELETE, OPTIONS');
+});
+
+test('hidden paths: a dot segment below the location, except a leading /.well-known/', () => {
+  const root = loc('/');
+  assert.equal(hiddenPath(root, '/.env'), true);
+  assert.equal(hiddenPath(root, '/a/.git/config'), true);
+  assert.equal(hiddenPath(root, '/a/b.txt'), false);
+  assert.equal(hiddenPath(root, '/.well-known/acme-challenge/x'), false);
+  assert.equal(hiddenPath(root, '/.well-known'), false);
+  assert.equal(hiddenPath(root, '/.well-known/.secret'), true);
+  assert.equal(hiddenPath(root, '/.well-knownx/y'), true);
+  assert.equal(hiddenPath(root, '/a/.well-known/x'), true);
+  assert.equal(hiddenPath(loc('/.hidden'), '/.hidden/x'), false); // the location's own prefix was written on purpose
+  assert.equal(hiddenPath(loc('/files'), '/files/.htaccess'), true);
 });

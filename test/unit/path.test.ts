@@ -1,51 +1,50 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { encodePath, isPathError, normalizePath } from '../../src/router/path.js';
+import { err, ok } from '../../src/lib/result.js';
+import { encodePath, normalizePath } from '../../src/router/path.js';
 
 test('plain paths pass through unchanged', () => {
-  assert.equal(normalizePath('/'), '/');
-  assert.equal(normalizePath('/a/b.txt'), '/a/b.txt');
-  assert.equal(normalizePath('/dir/'), '/dir/');
+  assert.deepEqual(normalizePath('/'), ok('/'));
+  assert.deepEqual(normalizePath('/a/b.txt'), ok('/a/b.txt'));
+  assert.deepEqual(normalizePath('/dir/'), ok('/dir/'));
 });
 
 test('percent-decoding happens once (RFC 3986 §2.1)', () => {
-  assert.equal(normalizePath('/read%20me.txt'), '/read me.txt');
-  assert.equal(normalizePath('/%2541'), '/%41');
-  assert.equal(normalizePath('/caf%C3%A9'), '/café');
+  assert.deepEqual(normalizePath('/read%20me.txt'), ok('/read me.txt'));
+  assert.deepEqual(normalizePath('/%2541'), ok('/%41'));
+  assert.deepEqual(normalizePath('/caf%C3%A9'), ok('/café'));
 });
 
 test('dot segments are removed (RFC 3986 §5.2.4) and never climb above /', () => {
-  assert.equal(normalizePath('/a/./b'), '/a/b');
-  assert.equal(normalizePath('/a/../b'), '/b');
-  assert.equal(normalizePath('/../../etc/passwd'), '/etc/passwd');
-  assert.equal(normalizePath('/a/b/..'), '/a/');
-  assert.equal(normalizePath('/a/.'), '/a/');
-  assert.equal(normalizePath('/..'), '/');
+  assert.deepEqual(normalizePath('/a/./b'), ok('/a/b'));
+  assert.deepEqual(normalizePath('/a/../b'), ok('/b'));
+  assert.deepEqual(normalizePath('/../../etc/passwd'), ok('/etc/passwd'));
+  assert.deepEqual(normalizePath('/a/b/..'), ok('/a/'));
+  assert.deepEqual(normalizePath('/a/.'), ok('/a/'));
+  assert.deepEqual(normalizePath('/..'), ok('/'));
 });
 
 test('encoded dots and slashes are decoded before dot segments are removed', () => {
-  assert.equal(normalizePath('/files/%2e%2e/%2e%2e/etc/passwd'), '/etc/passwd');
-  assert.equal(normalizePath('/files/..%2f..%2fetc/passwd'), '/etc/passwd');
-  assert.equal(normalizePath('/%2e%2e%2fsecret'), '/secret');
+  assert.deepEqual(normalizePath('/files/%2e%2e/%2e%2e/etc/passwd'), ok('/etc/passwd'));
+  assert.deepEqual(normalizePath('/files/..%2f..%2fetc/passwd'), ok('/etc/passwd'));
+  assert.deepEqual(normalizePath('/%2e%2e%2fsecret'), ok('/secret'));
 });
 
 test('empty segments collapse, as merge_slashes does', () => {
-  assert.equal(normalizePath('//a///b'), '/a/b');
+  assert.deepEqual(normalizePath('//a///b'), ok('/a/b'));
 });
 
 test('NUL, bad escapes, invalid or overlong UTF-8 and relative paths are refused', () => {
-  assert.equal(normalizePath('/a%00b'), 'nul');
-  assert.equal(normalizePath('/a%zz'), 'bad-escape');
-  assert.equal(normalizePath('/a%4'), 'bad-escape');
-  assert.equal(normalizePath('/%c0%ae%c0%ae/x'), 'bad-utf8');
-  assert.equal(normalizePath('/%ff'), 'bad-utf8');
-  assert.equal(normalizePath('a/b'), 'not-absolute');
-  assert.ok(isPathError('nul'));
-  assert.ok(!isPathError('/x'));
+  assert.deepEqual(normalizePath('/a%00b'), err('nul'));
+  assert.deepEqual(normalizePath('/a%zz'), err('bad-escape'));
+  assert.deepEqual(normalizePath('/a%4'), err('bad-escape'));
+  assert.deepEqual(normalizePath('/%c0%ae%c0%ae/x'), err('bad-utf8'));
+  assert.deepEqual(normalizePath('/%ff'), err('bad-utf8'));
+  assert.deepEqual(normalizePath('a/b'), err('not-absolute'));
 });
 
 test('backslashes are ordinary characters on POSIX, not separators', () => {
-  assert.equal(normalizePath('/..\\..\\etc'), '/..\\..\\etc');
+  assert.deepEqual(normalizePath('/..\\..\\etc'), ok('/..\\..\\etc'));
 });
 
 test('encodePath escapes what a URL cannot carry literally', () => {

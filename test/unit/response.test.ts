@@ -15,7 +15,10 @@ test('a Content-Length response head, exactly', () => {
 });
 
 test('chunked and close framing, and no framing header for 304', () => {
-  assert.match(serializeHead(res(200, -1), 'chunked', true, T), /\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n$/);
+  assert.match(
+    serializeHead(res(200, -1), 'chunked', true, T),
+    /\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n$/,
+  );
   assert.match(serializeHead(res(200, -1), 'close', false, T), /\r\nDate: [^\r]+\r\nConnection: close\r\n\r\n$/);
   const h = serializeHead(res(304, 0), 'none', true, T);
   assert.ok(!h.includes('Content-Length') && !h.includes('Transfer-Encoding'));

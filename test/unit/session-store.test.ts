@@ -5,7 +5,12 @@ import { SessionStore, newSessionId, isWellFormedId, MAX_SESSION_DATA_BYTES } fr
 /** A clock the test moves by hand. */
 function fakeClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -38,7 +43,7 @@ test('create, get, destroy', () => {
   const store = new SessionStore({ idleMs: 1000, max: 10, now: c.now });
   const s = store.create();
   assert.match(s.id, ID);
-  assert.deepEqual({ ...s }, { id: s.id, data: '', lastSeen: 1_000_000, created: 1_000_000 });
+  assert.deepEqual({ ...s }, { id: s.id, owner: '', data: '', lastSeen: 1_000_000, created: 1_000_000 });
   assert.equal(store.size, 1);
   c.advance(500);
   const g = store.get(s.id);
@@ -67,31 +72,43 @@ test('idle expiry via the injected clock; get refreshes the idle timer', () => {
   assert.equal(store.size, 0); // and deleted
 });
 
-test('resolve: existing, undefined, malformed, unknown, expired', () => {
+test('fresh sessions are stored only once data is written into them', () => {
   const c = fakeClock();
   const store = new SessionStore({ idleMs: 1000, max: 10, now: c.now });
-  const a = store.resolve(undefined);
-  assert.equal(a.created, true);
-  assert.equal(store.size, 1);
-  const again = store.resolve(a.session.id);
-  assert.equal(again.created, false);
-  assert.equal(again.session, a.session);
-  const malformed = store.resolve('../../etc/passwd');
-  assert.equal(malformed.created, true);
-  assert.notEqual(malformed.session.id, '../../etc/passwd');
+  const a = store.fresh('10.0.0.1');
+  assert.equal(store.size, 0);
+  assert.equal(store.has(a), false);
+  assert.equal(store.get(a.id), null); // a client cannot come back to a session nothing was written to
+  assert.equal(store.setData(a, ''), true); // writing nothing stores nothing
+  assert.equal(store.size, 0);
+  assert.equal(store.setData(a, 'visits=1'), true);
+  assert.equal(store.has(a), true);
+  assert.equal(store.get(a.id), a);
+  assert.equal(a.owner, '10.0.0.1');
   const unknown = 'A'.repeat(22);
-  const u = store.resolve(unknown);
-  assert.equal(u.created, true);
-  assert.notEqual(u.session.id, unknown); // a client cannot choose its id (session fixation)
-  assert.equal(store.size, 3);
+  assert.equal(store.get(unknown), null); // a client cannot choose its id (session fixation)
+  assert.notEqual(store.fresh().id, unknown);
 
   c.advance(1000);
-  const old = a.session.id;
-  const r = store.resolve(old);
-  assert.equal(r.created, true);
-  assert.notEqual(r.session.id, old);
-  assert.equal(r.session.data, '');
-  assert.equal(store.get(old), null);
+  assert.equal(store.get(a.id), null);
+  assert.equal(store.size, 0);
+});
+
+test('one address cannot push other clients out: at its cap, its own oldest session goes', () => {
+  const store = new SessionStore({ idleMs: 60_000, max: 100, maxPerOwner: 3 });
+  const victim = store.create('192.0.2.1');
+  store.setData(victim, 'user=ada');
+  const flood = Array.from({ length: 50 }, () => {
+    const s = store.fresh('198.51.100.7');
+    store.setData(s, 'x=1');
+    return s;
+  });
+  assert.equal(store.get(victim.id), victim);
+  assert.equal(store.size, 4);
+  assert.deepEqual(
+    flood.filter((s) => store.has(s)).map((s) => s.id),
+    flood.slice(-3).map((s) => s.id),
+  );
 });
 
 test('LRU eviction at the cap evicts the least recently used, not the oldest created', () => {

@@ -3,10 +3,19 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PendingFile, sanitizeFilename } from '../../src/handlers/upload-store.js';
+import { isTemporaryUpload, PendingFile, sanitizeFilename } from '../../src/handlers/upload-store.js';
+
+/** The process umask, read once (umask() without an argument is deprecated: set it and put it back). */
+const UMASK = ((): number => {
+  const m = process.umask(0o022);
+  process.umask(m);
+  return m;
+})();
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'upload-store-test-'));
-after(() => fs.rmSync(root, { recursive: true, force: true }));
+after(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+});
 
 let n = 0;
 /** A fresh empty directory per test. */
@@ -30,7 +39,38 @@ test('sanitize: only the base name is kept', () => {
   assert.equal(sanitizeFilename('dir/sub\\mixed/name.tar.gz'), 'name.tar.gz');
   assert.equal(sanitizeFilename('plain.txt'), 'plain.txt');
   assert.equal(sanitizeFilename('caf\u00e9 \u20ac.txt'), 'caf\u00e9 \u20ac.txt');
-  assert.equal(sanitizeFilename('.hidden'), '.hidden');
+  assert.equal(sanitizeFilename('C:\\Users\\me\\photo.jpg'), 'photo.jpg');
+  assert.equal(sanitizeFilename('..\\..\\x.txt'), 'x.txt');
+});
+
+test('sanitize: no leading dots, so no hidden file and nothing like the temporary names', () => {
+  assert.equal(sanitizeFilename('.hidden'), 'hidden');
+  assert.equal(sanitizeFilename('...x.txt'), 'x.txt');
+  assert.equal(sanitizeFilename('. .x'), 'x');
+  assert.equal(sanitizeFilename('.upload-77.part'), 'upload-77.part');
+  assert.equal(isTemporaryUpload(sanitizeFilename('.upload-0123456789abcdef.part') ?? ''), false);
+  assert.equal(isTemporaryUpload('.upload-0123456789abcdef.part'), true);
+});
+
+test('sanitize: bidirectional controls are removed (no spoofed extensions in listings)', () => {
+  assert.equal(sanitizeFilename('photo\u202egpj.exe'), 'photogpj.exe');
+  for (const c of [
+    '\u202a',
+    '\u202b',
+    '\u202c',
+    '\u202d',
+    '\u2066',
+    '\u2067',
+    '\u2068',
+    '\u2069',
+    '\u200e',
+    '\u200f',
+    '\u061c',
+  ]) {
+    assert.equal(sanitizeFilename(`a${c}b.txt`), 'ab.txt', JSON.stringify(c));
+  }
+  assert.equal(sanitizeFilename('\u202e'), null);
+  assert.equal(sanitizeFilename('x\u0085y'), 'xy'); // C1 controls too
 });
 
 test('sanitize: nothing usable gives null', () => {
@@ -88,7 +128,7 @@ test('temp files are dot-files named .upload-<hex>.part, invisible until commit'
   assert.equal(entries.length, 1);
   assert.match(entries[0] as string, /^\.upload-[0-9a-f]{16}\.part$/);
   assert.deepEqual([...fs.readFileSync(path.join(dir, entries[0] as string))], [1, 2, 3]);
-  assert.equal(fs.statSync(path.join(dir, entries[0] as string)).mode & 0o777, 0o644 & ~process.umask());
+  assert.equal(fs.statSync(path.join(dir, entries[0] as string)).mode & 0o777, 0o644 & ~UMASK);
   f.commit();
   assert.deepEqual(fs.readdirSync(dir), ['b.bin']);
 });
@@ -100,15 +140,25 @@ test('collisions get numeric suffixes and never overwrite', () => {
   assert.equal(store(dir, 'a.txt', 'three'), 'a-2.txt');
   assert.equal(store(dir, 'README', 'r1'), 'README');
   assert.equal(store(dir, 'README', 'r2'), 'README-1');
-  assert.equal(store(dir, '.env', 'e1'), '.env');
-  assert.equal(store(dir, '.env', 'e2'), '.env-1');
+  assert.equal(store(dir, 'env', 'e1'), 'env');
+  assert.equal(store(dir, 'env', 'e2'), 'env-1');
   assert.equal(store(dir, 'x.tar.gz', 't1'), 'x.tar.gz');
   assert.equal(store(dir, 'x.tar.gz', 't2'), 'x.tar-1.gz');
   assert.equal(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8'), 'one');
   assert.equal(fs.readFileSync(path.join(dir, 'a-1.txt'), 'utf8'), 'two');
   assert.equal(fs.readFileSync(path.join(dir, 'a-2.txt'), 'utf8'), 'three');
   assert.equal(fs.readFileSync(path.join(dir, 'README-1'), 'utf8'), 'r2');
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['.env', '.env-1', 'README', 'README-1', 'a-1.txt', 'a-2.txt', 'a.txt', 'x.tar-1.gz', 'x.tar.gz']);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [
+    'README',
+    'README-1',
+    'a-1.txt',
+    'a-2.txt',
+    'a.txt',
+    'env',
+    'env-1',
+    'x.tar-1.gz',
+    'x.tar.gz',
+  ]);
 });
 
 test('a name taken while the upload was in progress is not overwritten', () => {
@@ -138,7 +188,12 @@ test('abort leaves no file; twice is safe; write after abort throws', () => {
   assert.deepEqual(fs.readdirSync(dir), []);
   f.abort();
   assert.deepEqual(fs.readdirSync(dir), []);
-  assert.throws(() => f.write(Buffer.from('x')), { code: 'EBADF' });
+  assert.throws(
+    () => {
+      f.write(Buffer.from('x'));
+    },
+    { code: 'EBADF' },
+  );
   assert.throws(() => f.commit(), { code: 'EBADF' });
   assert.deepEqual(fs.readdirSync(dir), []);
 });

@@ -1,15 +1,37 @@
+import { COMBINED } from '../../src/config/log-format.js';
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { Config, ServerConfig } from '../../src/config/types.js';
-import { DEFAULTS } from '../../src/config/types.js';
+import { DEFAULTS, NO_RATE_LIMIT } from '../../src/config/types.js';
+import { OPEN_POLICY } from '../../src/access/policy.js';
 import { plainAddress, VHostGroup, VirtualHosts } from '../../src/router/vhost.js';
 import { bindSpecs } from '../../src/server/listeners.js';
 
 const pos = { file: 't.conf', line: 1, col: 1 };
 function srv(host: string, ports: number[], names: string[]): ServerConfig {
   return {
-    host, ports, serverNames: names, bodyLimit: 0, errorPages: new Map(), locations: [],
-    timeouts: DEFAULTS.timeouts, sessionTimeout: 1, sessionMax: 1, accessLog: null, errorLog: 'stderr', pos,
+    listens: ports.map((port) => ({ host, port, backlog: 511, ssl: false, defaultServer: false, pos })),
+    serverNames: names,
+    bodyLimit: 0,
+    errorPages: new Map(),
+    errorRedirects: new Map(),
+    ops: [],
+    addHeaders: [],
+    expires: null,
+    locations: [],
+    timeouts: DEFAULTS.timeouts,
+    sessionTimeout: 1,
+    sessionMax: 1,
+    sessionMaxPerAddress: 1,
+    accessLog: null,
+    errorLog: 'stderr',
+    tls: null,
+    access: OPEN_POLICY,
+    limitRate: NO_RATE_LIMIT,
+    realIp: null,
+    errorLogLevel: 'info',
+    accessLogFormat: COMBINED,
+    pos,
   };
 }
 
@@ -51,13 +73,26 @@ test('each host:port is bound once; a wildcard covers specific addresses on its 
   const config: Config = {
     file: '/t.conf',
     servers: [srv('0.0.0.0', [80, 81], ['a']), srv('0.0.0.0', [80], ['b']), srv('127.0.0.1', [80, 82], [])],
+    strict: false,
+    transport: null,
+    pid: null,
+    workerProcesses: 1,
   };
-  const specs = bindSpecs(config).map((s) => `${s.host}:${s.port}`).sort();
+  const specs = bindSpecs(config.servers)
+    .map((s) => `${s.host}:${s.port}`)
+    .sort();
   assert.deepEqual(specs, ['0.0.0.0:80', '0.0.0.0:81', '127.0.0.1:82']);
 });
 
 test('"::" beside "0.0.0.0" on one port binds IPv6 only', () => {
-  const config: Config = { file: '/t.conf', servers: [srv('0.0.0.0', [80], []), srv('::', [80], [])] };
-  const six = bindSpecs(config).find((s) => s.host === '::');
+  const config: Config = {
+    file: '/t.conf',
+    servers: [srv('0.0.0.0', [80], []), srv('::', [80], [])],
+    strict: false,
+    transport: null,
+    pid: null,
+    workerProcesses: 1,
+  };
+  const six = bindSpecs(config.servers).find((s) => s.host === '::');
   assert.equal(six?.ipv6Only, true);
 });
