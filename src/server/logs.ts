@@ -7,11 +7,18 @@ import type { LogFormat, LogLevel, ServerConfig } from '../config/types.js';
 import type { RequestHead } from '../http/request.js';
 
 const FLUSH_BYTES = 64 * 1024;
+/** Log bytes kept for a pipe whose reader is behind, and how soon they are tried again. */
+const PIPE_BACKLOG = 1024 * 1024;
+const PIPE_RETRY_MS = 20;
 
 /** A buffered line sink over a file descriptor; a file sink can be reopened (SIGUSR1, after logrotate). */
 class LogSink {
   private pending: string[] = [];
   private bytes = 0;
+  /** Set while a pipe refused our bytes (EAGAIN): the timer that tries again. */
+  private retry: NodeJS.Timeout | null = null;
+  /** Lines refused while the backlog was full. */
+  private dropped = 0;
   private closed = false;
 
   constructor(
@@ -21,22 +28,61 @@ class LogSink {
   ) {}
 
   write(line: string): void {
+    if (this.retry !== null && this.bytes >= PIPE_BACKLOG) {
+      this.dropped++; // a pipe whose reader is this far behind: the newest lines go, and a note says so
+      return;
+    }
     this.pending.push(line);
     this.bytes += line.length;
     if (this.bytes >= FLUSH_BYTES) this.flush();
   }
 
+  /** Writes what is pending; while a full pipe waits for its retry, nothing (the retry timer writes). */
   flush(): void {
+    if (this.retry === null) this.writeOut();
+  }
+
+  private writeOut(): void {
+    if (this.dropped > 0) {
+      this.pending.push(
+        `${new Date().toISOString()} [warn] ${this.dropped} log lines dropped: the log's reader fell behind\n`,
+      );
+      this.dropped = 0;
+    }
     if (this.pending.length === 0) return;
     const data = this.pending.join('');
     this.pending = [];
     this.bytes = 0;
-    try {
-      if (this.file !== null) fs.writeSync(this.fd, data);
-      else for (const piece of pipePieces(data)) fs.writeSync(this.fd, piece);
-    } catch {
-      // A log that cannot be written must not take the server down; the lines are dropped.
+    if (this.file !== null) {
+      try {
+        fs.writeSync(this.fd, data);
+      } catch {
+        // A log that cannot be written must not take the server down; the lines are dropped.
+      }
+      return;
     }
+    // stdout and stderr are non-blocking when they are a pipe: a reader that falls behind makes write(2) fail with
+    // EAGAIN. What was not written waits for a retry instead of being lost (up to PIPE_BACKLOG bytes).
+    const pieces = pipePieces(data);
+    for (let i = 0; i < pieces.length; i++) {
+      try {
+        fs.writeSync(this.fd, pieces[i] ?? '');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') this.keepForRetry(pieces.slice(i));
+        return; // any other error (EPIPE: nobody reads) drops the lines
+      }
+    }
+  }
+
+  /** Pieces a full pipe refused: they go first when the retry timer fires. */
+  private keepForRetry(pieces: string[]): void {
+    this.pending = pieces;
+    for (const p of pieces) this.bytes += p.length;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.writeOut();
+    }, PIPE_RETRY_MS);
+    this.retry.unref();
   }
 
   /** Flushes, then opens the path again and swaps descriptors (the old file may have been renamed away).
@@ -62,10 +108,24 @@ class LogSink {
 
   close(): void {
     this.flush();
+    // The process may be about to exit: a pipe still refusing gets a bounded wait (CLOSE_WAIT_MS), not a timer.
+    const until = Date.now() + CLOSE_WAIT_MS;
+    while (this.retry !== null && Date.now() < until) {
+      clearTimeout(this.retry);
+      this.retry = null;
+      Atomics.wait(SLEEPER, 0, 0, PIPE_RETRY_MS);
+      this.writeOut();
+    }
+    if (this.retry !== null) clearTimeout(this.retry);
+    this.retry = null;
     if (this.file !== null && !this.closed) fs.closeSync(this.fd);
     this.closed = true;
   }
 }
+
+/** Blocks the thread for a few milliseconds (Atomics.wait on a value nobody changes): a sleep without a timer. */
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+const CLOSE_WAIT_MS = 500;
 
 /** POSIX's PIPE_BUF on Linux: a write(2) of at most this many bytes to a pipe is never interleaved with another. */
 const PIPE_BUF = 4096;

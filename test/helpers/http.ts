@@ -90,6 +90,17 @@ export class RawClient {
     return rest;
   }
 
+  /** Waits until the bytes received so far contain `text`; resolves with them, consuming nothing. */
+  async until(text: string, timeoutMs = 5000): Promise<string> {
+    for (;;) {
+      const have = this.buf.toString('latin1');
+      if (have.includes(text)) return have;
+      if (this.ended)
+        throw new Error(`connection closed before ${JSON.stringify(text)}; have ${JSON.stringify(have.slice(0, 300))}`);
+      await this.waitData(timeoutMs);
+    }
+  }
+
   /** Reads one response. `head` = the request was HEAD (no body follows whatever the headers say). */
   async read(opts: { head?: boolean; timeoutMs?: number } = {}): Promise<RawResponse> {
     const timeoutMs = opts.timeoutMs ?? 5000;
