@@ -154,7 +154,8 @@ export class ResponseWriter {
     // once and then closed never waits on it (closing pushes what is queued), so, as NGINX does, TCP_NODELAY is set
     // only on a connection that stays open or a response written in several pieces: one syscall fewer per
     // `Connection: close` request.
-    const oneWrite = body.kind === 'bytes' && choice.framing === 'length' && !paced;
+    // An empty body has nothing to pace: it goes with its head, or a paced pump would wait for bytes that never come.
+    const oneWrite = body.kind === 'bytes' && choice.framing === 'length' && (!paced || body.data.length === 0);
     if (!this.noDelay && (keepAlive || (sendBody && body.kind !== 'none' && !oneWrite))) {
       this.noDelay = true;
       t.setNoDelay(true);

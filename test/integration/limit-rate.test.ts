@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MAIN, startServer, type RunningServer } from '../helpers/server.js';
 import { httpBackend, type HttpBackend } from '../helpers/backend.js';
-import { get } from '../helpers/http.js';
+import { get, RawClient } from '../helpers/http.js';
 import { until } from '../helpers/wait.js';
 
 const PY = '/usr/bin/python3';
@@ -102,6 +102,7 @@ before(async () => {
     files[`www/${loc}k400.bin`] = K400;
     files[`www/${loc}k60.bin`] = K60;
   }
+  files['www/small/empty.txt'] = '';
   // The upstream answers 400 KiB at once; the server's 200k applies to the proxied response.
   backend = await httpBackend((_req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': K400.length });
@@ -151,10 +152,13 @@ const url = (p: string, port = srv.port): string => `http://127.0.0.1:${port}${p
 const fetched = (p: string, extra: readonly string[] = [], port?: number): Promise<Fetched> =>
   curl(url(p, port), extra).done;
 
-/** `seconds` lies within `expected` ± `tolerance` (a fraction). */
-function about(seconds: number, expected: number, tolerance: number, what: string): void {
+/**
+ * `seconds` lies within `expected` ± `tolerance` (a fraction), plus `slack` seconds above: a loaded CI machine can
+ * only make a paced download slower (curl's start, the scheduler), never faster, so the lower bound stays tight.
+ */
+function about(seconds: number, expected: number, tolerance: number, what: string, slack = 0.75): void {
   const lo = expected * (1 - tolerance);
-  const hi = expected * (1 + tolerance);
+  const hi = expected * (1 + tolerance) + slack;
   assert.ok(seconds >= lo && seconds <= hi, `${what}: ${seconds} s, expected ${expected} s ± ${tolerance * 100} %`);
 }
 
@@ -163,7 +167,7 @@ describe('limit_rate', () => {
     const r = await fetched('/ten/mib.bin');
     assert.equal(r.status, 200);
     assert.equal(sha(r.body), sha(MIB));
-    about(r.seconds, 10.24, 0.1, '1 MiB at 100 KiB/s');
+    about(r.seconds, 10.24, 0.1, '1 MiB at 100 KiB/s', 0);
   });
 
   test('limit_rate_after 500k + limit_rate 100k: the first 500 KiB at once, the rest paced (about 5 s)', async () => {
@@ -243,7 +247,7 @@ describe('limit_rate', () => {
     const quickMs = Date.now() - t0;
     assert.equal(quick.status, 200);
     assert.equal(quick.body.length, 60 * KiB);
-    assert.ok(quickMs < 300, `an unlimited request during two paced downloads took ${quickMs} ms`);
+    assert.ok(quickMs < 1000, `an unlimited request during two paced downloads took ${quickMs} ms`);
     assert.ok(fs.statSync(a.out).size < 400 * KiB, 'the downloads were still running');
     const [ra, rb] = await Promise.all([a.done, b.done]);
     const wall = (Date.now() - started) / 1000;
@@ -251,7 +255,25 @@ describe('limit_rate', () => {
       assert.equal(sha(r.body), sha(K400));
       about(r.seconds, 2, 0.15, '400 KiB at 200 KiB/s beside another download');
     }
-    assert.ok(wall < 3, `both together took ${wall} s: the limit is per response, not shared`);
+    assert.ok(wall < 3.5, `both together took ${wall} s: the limit is per response, not shared`);
+  });
+
+  test('an empty file under limit_rate completes at once, and the connection stays usable', async () => {
+    const c = await RawClient.connect(srv.port);
+    try {
+      const t0 = Date.now();
+      for (let i = 0; i < 3; i++) {
+        c.send('GET /small/empty.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+        const res = await c.read({ timeoutMs: 2000 });
+        assert.equal(res.status, 200);
+        assert.equal(res.header('content-length'), '0');
+        assert.equal(res.body.length, 0);
+      }
+      const ms = Date.now() - t0;
+      assert.ok(ms < 1000, `three empty answers took ${ms} ms`);
+    } finally {
+      c.close();
+    }
   });
 });
 
