@@ -45,6 +45,8 @@ export interface BindOutcome {
 
 /** How long a retiring worker keeps a connection that has gone idle (see stop's 'retire'). */
 const RETIRE_IDLE_MS = 1000;
+/** The end of a retiring worker's grace in which each connection's next answer says `Connection: close`. */
+const RETIRE_CLOSE_MS = 5000;
 
 const keyOf = (spec: { host: string; port: number; ipv6Only: boolean; ssl: boolean }): string =>
   `${spec.host}|${spec.port}|${spec.ipv6Only ? 6 : ''}|${spec.ssl ? 'tls' : ''}`;
@@ -273,7 +275,9 @@ export class HttpServer {
    *   `Connection: close`, so a client that sends it just as the server stops does not lose it;
    * - 'retire' (a worker replaced by a reload): connections are served as before, keep-alive included, until each
    *   closes or has been idle for RETIRE_IDLE_MS (the sweep goes on), much as a single process's reload leaves them. A
-   *   client that ignores `Connection: close` and writes its next request anyway (siege does) loses nothing.
+   *   client that ignores `Connection: close` and writes its next request anyway (siege does) loses nothing. For
+   *   the last RETIRE_CLOSE_MS of the grace it acts as 'keep-idle', so a connection busy all along gets a last
+   *   answer with `Connection: close` rather than a cut when the grace ends.
    */
   stop(graceMs: number, mode: 'close-idle' | 'keep-idle' | 'retire' = 'close-idle'): Promise<void> {
     const runtimes = new Set([...(this.runtime !== null ? [this.runtime] : []), ...this.users.keys()]);
@@ -293,10 +297,20 @@ export class HttpServer {
             const until = Date.now() + RETIRE_IDLE_MS;
             for (const c of this.conns) if (c.quiet && c.deadline > until) c.deadline = until;
           }, RETIRE_IDLE_MS / 4);
+    const closing =
+      mode !== 'retire'
+        ? null
+        : setTimeout(
+            () => {
+              for (const rt of runtimes) rt.shuttingDown = true;
+            },
+            Math.max(0, graceMs - RETIRE_CLOSE_MS),
+          );
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         if (capIdle !== null) clearInterval(capIdle);
+        if (closing !== null) clearTimeout(closing);
         this.onDrained = null;
         this.services.sweep.stop();
         for (const c of [...this.conns]) c.destroy();
