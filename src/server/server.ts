@@ -309,6 +309,8 @@ export class HttpServer {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
+        if (this.conns.size > 0)
+          this.logInfo(`stopping: ${this.conns.size} connections cut at the grace's end (${statesOf(this.conns)})`);
         if (capIdle !== null) clearInterval(capIdle);
         if (closing !== null) clearTimeout(closing);
         this.onDrained = null;
@@ -322,4 +324,11 @@ export class HttpServer {
       else this.onDrained = done;
     });
   }
+}
+
+/** "2 writing, 1 head": how many connections are in each state, for the log. */
+function statesOf(conns: Iterable<Connection>): string {
+  const n = new Map<string, number>();
+  for (const c of conns) n.set(c.state, (n.get(c.state) ?? 0) + 1);
+  return [...n].map(([state, count]) => `${count} ${state}`).join(', ');
 }

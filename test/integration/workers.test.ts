@@ -62,6 +62,14 @@ function running(pid: number): boolean {
   }
 }
 
+/** `ss -tanp` lines of the sockets the still-running `pids` hold, with each TCP state (for a failure message). */
+function socketsOf(pids: readonly number[]): string {
+  const alive = pids.filter(running);
+  const ss = spawnSync('ss', ['-tanpH'], { encoding: 'utf8' }).stdout;
+  const lines = ss.split('\n').filter((l) => alive.some((p) => l.includes(`pid=${p},`)));
+  return `pids ${alive.join(' ')}\n${lines.join('\n')}`;
+}
+
 /** The "Worker: I of N, pid P" line of a status page. */
 function workerOf(body: string): { index: number; pid: number } | null {
   const m = /^Worker: (\d+) of \d+, pid (\d+)$/m.exec(body);
@@ -217,7 +225,8 @@ describe('worker_processes 2', () => {
         const { report, alerts } = await run.done;
         assert.ok(report.transactions > 1000, `only ${report.transactions} transactions`);
         assert.equal(report.failed_transactions, 0, `failed transactions: ${alerts.slice(0, 5).join('; ')}`);
-        assert.ok(await becomes(() => !before.some(running), 10_000), 'the old workers exited');
+        const exited = await becomes(() => !before.some(running), 10_000);
+        assert.ok(exited, `the old workers exited; still running, with their sockets:\n${socketsOf(before)}`);
       } finally {
         await srv.stop();
         fs.rmSync(srv.dir, { recursive: true, force: true });
