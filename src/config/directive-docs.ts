@@ -46,7 +46,10 @@ export const DIRECTIVE_DOCS: ReadonlyMap<string, DirectiveDoc> = new Map([
   ['server session_timeout', { default: '30m', meaning: 'a session idle this long expires' }],
   ['server session_max', { default: '10000', meaning: 'most sessions kept; the least recently used is evicted' }],
   ['server session_max_per_address', { default: '100', meaning: 'most sessions one client address may hold' }],
-  ['server access_log', { default: 'off', meaning: 'access log file, stdout or off, in FORMAT (combined)' }],
+  [
+    'server access_log',
+    { default: 'off', meaning: 'access log file, stdout or off, in FORMAT (combined); buffer=, flush=, if=' },
+  ],
   ['server error_log', { default: 'stderr info', meaning: 'error log file and least level (first server: process)' }],
   ['server location', { default: 'none', meaning: 'a location block: what a path prefix serves' }],
   ['location methods', { default: 'read-only', meaning: 'allowed methods among GET HEAD POST DELETE' }],

@@ -33,8 +33,16 @@ export const LOG_VARIABLES: ReadonlySet<string> = new Set([
 export const COMBINED_TEXT =
   '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';
 
-/** Compiles format `text`; `$name` and `${name}` are variables (names are [a-z0-9_], as in nginx). */
-export function compileLogFormat(name: string, escape: LogEscape, text: string): Result<LogFormat, string> {
+/**
+ * Compiles format `text`; `$name` and `${name}` are variables (names are [a-z0-9_], as in nginx). `where` names
+ * the text in errors.
+ */
+export function compileLogFormat(
+  name: string,
+  escape: LogEscape,
+  text: string,
+  where = `log_format "${name}"`,
+): Result<LogFormat, string> {
   const parts: LogPart[] = [];
   let literal = '';
   for (let i = 0; i < text.length; i++) {
@@ -45,9 +53,8 @@ export function compileLogFormat(name: string, escape: LogEscape, text: string):
     }
     const m = /^\{([a-z0-9_]+)\}|^([a-z0-9_]+)/i.exec(text.slice(i + 1));
     const v = (m?.[1] ?? m?.[2] ?? '').toLowerCase();
-    if (m === null || v === '') return err(`bad log_format "${name}": "$" at offset ${i} is not followed by a name`);
-    if (!LOG_VARIABLES.has(v) && !/^http_[a-z0-9_]+$/.test(v))
-      return err(`unknown variable "$${v}" in log_format "${name}"`);
+    if (m === null || v === '') return err(`bad ${where}: "$" at offset ${i} is not followed by a name`);
+    if (!LOG_VARIABLES.has(v) && !/^http_[a-z0-9_]+$/.test(v)) return err(`unknown variable "$${v}" in ${where}`);
     if (literal !== '') parts.push({ literal });
     literal = '';
     // $http_x_forwarded_for names the header X-Forwarded-For (nginx: "_" for "-", lower case).

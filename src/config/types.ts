@@ -209,6 +209,8 @@ export interface ServerConfig {
   readonly accessLog: string | null;
   /** The format of `access_log PATH FORMAT`; `combined` when not named. */
   readonly accessLogFormat: LogFormat;
+  /** `access_log`'s `buffer=`, `flush=` and `if=`. */
+  readonly accessLogOptions: AccessLogOptions;
   /** `error_log PATH|stderr`: absolute path or "stderr" (default). */
   readonly errorLog: string;
   /** The certificate and TLS settings; null when the server has no `ssl_certificate`. Set whenever a listen has
@@ -252,6 +254,16 @@ export type LogEscape = 'default' | 'json' | 'none';
 export type LogPart = { readonly literal: string } | { readonly variable: string; readonly header: string | null };
 
 /** `log_format NAME [escape=...] STRING...`, compiled (config/log-format.ts). */
+/** How an access log writes (nginx's `access_log … buffer=SIZE flush=TIME if=CONDITION`). */
+export interface AccessLogOptions {
+  /** Bytes of lines held before a write(2); 64 KiB unless `buffer=` says. */
+  readonly buffer: number;
+  /** The longest a line waits in the buffer, ms; 1 s unless `flush=` says. */
+  readonly flushMs: number;
+  /** `if=`: the request is not logged when this evaluates to "" or "0"; null logs every request. */
+  readonly condition: LogFormat | null;
+}
+
 export interface LogFormat {
   readonly name: string;
   readonly escape: LogEscape;

@@ -63,6 +63,7 @@ import {
   type Listen,
   type LocationConfig,
   type LogEscape,
+  type AccessLogOptions,
   type LogFormat,
   type LogLevel,
   type Method,
@@ -207,6 +208,7 @@ interface ServerDraft
   /** `access_log PATH FORMAT`'s name, resolved against the log_formats once the whole file is read. */
   accessLogFormatName: string;
   accessLogFormatPos: SourcePos | null;
+  accessLogOptions: AccessLogOptions;
   host: string | null;
   ports: number[];
   portPos: Map<number, SourcePos>;
@@ -326,7 +328,10 @@ const SERVER = new Map<string, Spec<ServerDraft>>([
   ['session_timeout', one('DURATION', parseDuration, (s, v) => void (s.sessionTimeout = v))],
   ['session_max', one('N', parseCount, (s, v) => void (s.sessionMax = v))],
   ['session_max_per_address', one('N', parseCount, (s, v) => void (s.sessionMaxPerAddress = v))],
-  ['access_log', custom('PATH|stdout|off [FORMAT]', 1, 2, false, applyAccessLog)],
+  [
+    'access_log',
+    custom('PATH|stdout|off [FORMAT] [buffer=SIZE] [flush=TIME] [if=CONDITION]', 1, 6, false, applyAccessLog),
+  ],
   ['error_log', custom('PATH|stderr [LEVEL]', 1, 2, false, applyErrorLog)],
   ...compressionSpecs<ServerDraft>(),
   ...rateSpecs<ServerDraft>(),
@@ -819,6 +824,7 @@ function applyServer(main: MainDraft, node: DirectiveNode, mainCtx: Ctx): void {
     accessLog: null,
     accessLogFormatName: 'combined',
     accessLogFormatPos: null,
+    accessLogOptions: DEFAULT_ACCESS_LOG_OPTIONS,
     errorLog: DEFAULTS.errorLog,
     tlsDraft: { certificate: null, key: null, protocols: null, ciphers: null },
     tls: null,
@@ -1278,16 +1284,48 @@ function applyLogFormat(m: MainDraft, node: DirectiveNode, ctx: Ctx): void {
 }
 
 function applyAccessLog(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
-  const [target, format] = node.args;
+  const [target, ...rest] = node.args;
   if (target === undefined) return; // arity was checked by the walker
   const v = parseAccessLog(target, ctx);
   if (!v.ok) return;
   s.accessLog = v.value;
-  if (format !== undefined) {
+  const format = rest[0];
+  if (format !== undefined && !format.value.includes('=') && format.value !== 'gzip') {
     s.accessLogFormatName = format.value;
     s.accessLogFormatPos = format.pos;
+    rest.shift();
   }
+  let { buffer, flushMs, condition } = DEFAULT_ACCESS_LOG_OPTIONS;
+  for (const arg of rest) {
+    const eq = arg.value.indexOf('=');
+    const key = eq < 0 ? arg.value : arg.value.slice(0, eq);
+    const value: ArgNode = { ...arg, value: arg.value.slice(eq + 1) };
+    let problem: string | null = null;
+    if (key === 'gzip') problem = 'access_log: gzip is not supported; compress the rotated files instead';
+    else if (eq < 0)
+      problem = `access_log: "${arg.value}" is not a parameter (buffer=, flush=, if=); the format goes first`;
+    else if (key === 'buffer') {
+      const size = parseSize(value);
+      if (!size.ok) problem = size.error;
+      else if (size.value === 0) problem = 'access_log: buffer= must be greater than 0';
+      else buffer = size.value;
+    } else if (key === 'flush') {
+      const ms = parseDuration(value);
+      if (ms.ok) flushMs = ms.value;
+      else problem = ms.error;
+    } else if (key === 'if') {
+      // The same variables as log_format; "" and "0" mean "do not log" (nginx's ngx_http_log_module).
+      const c = compileLogFormat('if', 'none', value.value, 'access_log if=');
+      if (c.ok && value.value !== '') condition = c.value;
+      else problem = c.ok ? 'access_log: if= needs a condition, such as if=$http_x_log' : c.error;
+    } else problem = `access_log: unknown parameter "${key}=" (buffer=, flush=, if=)`;
+    if (problem !== null) report(ctx, arg.pos, problem);
+  }
+  s.accessLogOptions = { buffer, flushMs, condition };
 }
+
+/** `access_log` without buffer=, flush= or if=: 64 KiB held at most a second, every request logged. */
+const DEFAULT_ACCESS_LOG_OPTIONS: AccessLogOptions = { buffer: 64 * 1024, flushMs: 1000, condition: null };
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'notice', 'warn', 'error', 'crit'];
 
@@ -1474,6 +1512,7 @@ function freezeServer(s: ServerDraft, formats: ReadonlyMap<string, LogFormat>): 
     sessionMaxPerAddress: s.sessionMaxPerAddress,
     accessLog: s.accessLog,
     accessLogFormat: formats.get(s.accessLogFormatName) ?? COMBINED,
+    accessLogOptions: s.accessLogOptions,
     errorLog: s.errorLog,
     tls: s.tls,
     errorLogLevel: s.errorLogLevel,

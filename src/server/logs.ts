@@ -6,15 +6,24 @@ import * as fs from 'node:fs';
 import type { LogFormat, LogLevel, ServerConfig } from '../config/types.js';
 import type { RequestHead } from '../http/request.js';
 
-const FLUSH_BYTES = 64 * 1024;
+/** How much a sink holds, and for how long, when its configuration does not say (the error log's own). */
+const DEFAULT_HOLD: Hold = { buffer: 64 * 1024, flushMs: 1000 };
 /** Log bytes kept for a pipe whose reader is behind, and how soon they are tried again. */
 const PIPE_BACKLOG = 1024 * 1024;
 const PIPE_RETRY_MS = 20;
+
+/** A sink's `buffer=` (bytes held before a write) and `flush=` (the longest a line is held, ms). */
+interface Hold {
+  readonly buffer: number;
+  readonly flushMs: number;
+}
 
 /** A buffered line sink over a file descriptor; a file sink can be reopened (SIGUSR1, after logrotate). */
 class LogSink {
   private pending: string[] = [];
   private bytes = 0;
+  /** Armed by the first line held: writes it out within `hold.flushMs`. */
+  private age: NodeJS.Timeout | null = null;
   /** Set while a pipe refused our bytes (EAGAIN): the timer that tries again. */
   private retry: NodeJS.Timeout | null = null;
   /** Lines refused while the backlog was full. */
@@ -25,6 +34,7 @@ class LogSink {
     private fd: number,
     /** The file's path when we opened it ourselves; null for stdout/stderr. */
     private readonly file: string | null,
+    private readonly hold: Hold = DEFAULT_HOLD,
   ) {}
 
   write(line: string): void {
@@ -34,7 +44,14 @@ class LogSink {
     }
     this.pending.push(line);
     this.bytes += line.length;
-    if (this.bytes >= FLUSH_BYTES) this.flush();
+    if (this.bytes >= this.hold.buffer) this.flush();
+    else if (this.age === null && this.retry === null) {
+      this.age = setTimeout(() => {
+        this.age = null;
+        this.flush();
+      }, this.hold.flushMs);
+      this.age.unref();
+    }
   }
 
   /** Writes what is pending; while a full pipe waits for its retry, nothing (the retry timer writes). */
@@ -43,6 +60,8 @@ class LogSink {
   }
 
   private writeOut(): void {
+    if (this.age !== null) clearTimeout(this.age);
+    this.age = null;
     if (this.dropped > 0) {
       this.pending.push(
         `${new Date().toISOString()} [warn] ${this.dropped} log lines dropped: the log's reader fell behind\n`,
@@ -153,13 +172,13 @@ export function pipePieces(data: string): string[] {
   return out;
 }
 
-function openSink(target: string, stdFd: number): LogSink {
-  if (target === 'stdout') return new LogSink(1, null);
-  if (target === 'stderr') return new LogSink(2, null);
+function openSink(target: string, stdFd: number, hold?: Hold): LogSink {
+  if (target === 'stdout') return new LogSink(1, null, hold);
+  if (target === 'stderr') return new LogSink(2, null, hold);
   try {
-    return new LogSink(fs.openSync(target, 'a', 0o644), target);
+    return new LogSink(fs.openSync(target, 'a', 0o644), target, hold);
   } catch {
-    return new LogSink(stdFd, null);
+    return new LogSink(stdFd, null, hold);
   }
 }
 
@@ -323,7 +342,6 @@ export class Logs {
   private readonly level: number;
   private readonly accessSinks = new Map<ServerConfig, LogSink>();
   private readonly byTarget = new Map<string, LogSink>();
-  private timer: NodeJS.Timeout | null = null;
 
   constructor(servers: readonly ServerConfig[]) {
     const errTarget = servers[0]?.errorLog ?? 'stderr';
@@ -333,16 +351,12 @@ export class Logs {
       if (s.accessLog === null) continue;
       let sink = this.byTarget.get(s.accessLog);
       if (sink === undefined) {
-        sink = openSink(s.accessLog, 1);
+        // Servers sharing a file share its buffer: the first one's buffer= and flush= size it.
+        sink = openSink(s.accessLog, 1, s.accessLogOptions);
         this.byTarget.set(s.accessLog, sink);
       }
       this.accessSinks.set(s, sink);
     }
-    // Buffered lines reach the file within a second even when traffic is light.
-    this.timer = setInterval(() => {
-      this.flush();
-    }, 1000);
-    this.timer.unref();
   }
 
   /** Writes an error-log line (flushed at once: errors are rare and worth seeing immediately). */
@@ -366,10 +380,15 @@ export class Logs {
     return this.accessSinks.has(server);
   }
 
-  /** Appends one combined-format line for `server`. */
+  /** Appends a line in `server`'s access-log format, unless its `if=` condition is "" or "0". */
   access(server: ServerConfig, r: AccessRecord, nowMs: number): void {
     const sink = this.accessSinks.get(server);
     if (sink === undefined) return;
+    const condition = server.accessLogOptions.condition;
+    if (condition !== null) {
+      const v = formatAccessLine(condition, r, nowMs);
+      if (v === '' || v === '0') return;
+    }
     sink.write(`${formatAccessLine(server.accessLogFormat, r, nowMs)}\n`);
   }
 
@@ -388,8 +407,6 @@ export class Logs {
 
   /** Flushes and closes every sink; safe to call more than once. */
   close(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
     this.errorSink.close();
     for (const s of this.byTarget.values()) s.close();
   }

@@ -3,6 +3,8 @@
  * A JSON format stays parseable, every line, by JSON.parse and by jq, whatever hostile bytes the request held
  * (quotes, backslashes, tab, bytes that are not UTF-8; other control bytes are refused with 400 by the
  * parser, RFC 9110 §5.5, and are covered by test/unit/log-format.test.ts); the values decode back to the bytes sent.
+ * `access_log … buffer= flush= if=`: lines held until the buffer fills or the oldest is flush= old; a request whose
+ * condition is empty or "0" is not logged.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,6 +39,13 @@ server {
 server {
   listen 127.0.0.1:{PORT2}
   access_log {DIR}/plain.log plain
+  location / {
+    root {DIR}/www
+  }
+}
+server {
+  listen 127.0.0.1:{PORT3}
+  access_log {DIR}/held.log plain buffer=1k flush=2s if=$http_x_log
   location / {
     root {DIR}/www
   }
@@ -144,4 +153,67 @@ test('an unknown variable or format is a configuration error at its position', (
   assert.equal(r.status, 1);
   assert.match(r.stderr, /bad\.conf:1:14: unknown variable "\$nope" in log_format "x"/);
   assert.match(r.stderr, /bad\.conf:4:24: unknown log format "missing"/);
+});
+
+/** A GET on the third server with `User-Agent: ua` and, unless undefined, `X-Log: xlog`. */
+async function held(ua: string, xlog?: string): Promise<void> {
+  const x = xlog === undefined ? '' : `X-Log: ${xlog}\r\n`;
+  const res = await rawRequest(srv.ports[2] ?? 0, `GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: ${ua}\r\n${x}\r\n`);
+  assert.equal(res.status, 200);
+}
+
+test('access_log if=$http_x_log: a request whose condition is empty or "0" is not logged', async () => {
+  const log = path.join(srv.dir, 'held.log');
+  const start = lines(log).length;
+  await held('no-header');
+  await held('zero', '0');
+  await held('empty', '');
+  await held('one', '1');
+  await held('word', 'yes');
+  await until(() => lines(log).length >= start + 2, 'the two logged lines', 6000);
+  assert.deepEqual(
+    lines(log)
+      .slice(start)
+      .map((l) => l.split('|')[1]),
+    ['one', 'word'],
+  );
+});
+
+test('access_log flush=2s: a lone line waits for flush=, not longer', async () => {
+  const log = path.join(srv.dir, 'held.log');
+  await until(() => lines(log).length >= 2, 'the lines of the test before', 6000);
+  const start = lines(log).length;
+  const t0 = Date.now();
+  await held('lone', '1');
+  await until(() => lines(log).length === start + 1, 'the lone line', 6000);
+  const waited = Date.now() - t0;
+  // Under a 1 KiB buffer, one short line is written only when flush= says; a loaded machine can only add to that.
+  assert.ok(waited >= 1900, `the line was written after ${waited} ms, before flush=2s`);
+});
+
+test('access_log buffer=1k: a full buffer is written at once, the rest waits', async () => {
+  const log = path.join(srv.dir, 'held.log');
+  const start = lines(log).length;
+  const ua = 'u'.repeat(60); // each line is about 80 bytes: 30 lines are 2.4 KiB, more than the buffer twice
+  for (let i = 0; i < 30; i++) await held(`${ua}${i}`, '1');
+  const now = lines(log).length - start;
+  assert.ok(now >= 12, `only ${now} of 30 lines written when the 1 KiB buffer had filled twice`);
+  await until(() => lines(log).length === start + 30, 'all 30 lines', 6000);
+});
+
+test('access_log parameters: each bad one is a configuration error at its position', () => {
+  const file = path.join(srv.dir, 'bad-params.conf');
+  fs.writeFileSync(
+    file,
+    'server {\n  listen 127.0.0.1:1\n  access_log /dev/null combined buffer=0 flush=soon if=$nope\n' +
+      '  location / {\n    root .\n  }\n}\n' +
+      'server {\n  listen 127.0.0.1:2\n  access_log /dev/null gzip=1 x\n  location / {\n    root .\n  }\n}\n',
+  );
+  const r = spawnSync(process.execPath, [MAIN, '-t', file], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /bad-params\.conf:3:33: access_log: buffer= must be greater than 0/);
+  assert.match(r.stderr, /bad-params\.conf:3:42: bad duration "soon"/);
+  assert.match(r.stderr, /bad-params\.conf:3:53: unknown variable "\$nope" in access_log if=/);
+  assert.match(r.stderr, /bad-params\.conf:10:24: access_log: gzip is not supported/);
+  assert.match(r.stderr, /bad-params\.conf:10:31: access_log: "x" is not a parameter/);
 });

@@ -79,6 +79,7 @@ describe('config: valid files', () => {
         sessionMaxPerAddress: DEFAULTS.sessionMaxPerAddress,
         accessLog: null,
         accessLogFormat: COMBINED,
+        accessLogOptions: { buffer: 65536, flushMs: 1000, condition: null },
         errorLog: 'stderr',
         tls: null,
         access: OPEN_POLICY,
@@ -207,6 +208,16 @@ describe('config: valid files', () => {
     assert.equal(server(srv('  access_log off')).accessLog, null);
     assert.equal(server(srv('  access_log stdout\n  error_log stderr')).errorLog, 'stderr');
     assert.equal(server(srv('  session_max 5')).sessionMax, 5);
+  });
+
+  it('reads access_log buffer=, flush= and if=, in any order after the format; defaults 64k and 1s', () => {
+    const s = server(srv('  access_log stdout combined flush=5s if=$http_x_log buffer=32k'));
+    assert.equal(s.accessLogOptions.buffer, 32 * 1024);
+    assert.equal(s.accessLogOptions.flushMs, 5000);
+    assert.deepEqual(s.accessLogOptions.condition?.parts, [{ variable: 'http_x_log', header: 'x-log' }]);
+    const plain = server(srv('  access_log stdout buffer=4k')).accessLogOptions;
+    assert.deepEqual([plain.buffer, plain.flushMs, plain.condition], [4096, 1000, null]);
+    assert.equal(server(srv('  access_log stdout')).accessLogOptions.buffer, 64 * 1024);
   });
 
   it('normalises location paths: no trailing "/" except for "/"', () => {

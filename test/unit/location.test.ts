@@ -63,6 +63,7 @@ function server(locations: LocationConfig[]): ServerConfig {
     realIp: null,
     errorLogLevel: 'info',
     accessLogFormat: COMBINED,
+    accessLogOptions: { buffer: 65536, flushMs: 1000, condition: null },
     pos,
   };
 }

@@ -31,6 +31,7 @@ function srv(host: string, ports: number[], names: string[]): ServerConfig {
     realIp: null,
     errorLogLevel: 'info',
     accessLogFormat: COMBINED,
+    accessLogOptions: { buffer: 65536, flushMs: 1000, condition: null },
     pos,
   };
 }
