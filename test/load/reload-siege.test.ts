@@ -19,7 +19,7 @@ const configFor = (workers: number, generation: number): string =>
   `server {\n  listen 127.0.0.1:{PORT}\n  location / {\n    root {DIR}/www\n    add_header X-Generation ${generation}\n  }\n}\n`;
 
 for (const workers of [1, 2]) {
-  test(`-s reload x3 under siege (worker_processes ${workers}): 0 failed, 100 % available, the new config serves`, async () => {
+  test(`-s reload x3 under siege (worker_processes ${workers}): 0 failed, 100 % available, the new config serves`, async (t) => {
     const srv = await startServer({
       config: configFor(workers, 0),
       files: { 'www/index.html': '<p>reloading</p>\n'.repeat(64), 'www/app.css': 'p { color: red }\n' },
@@ -45,6 +45,10 @@ for (const workers of [1, 2]) {
         );
       }
       const { report, alerts, out } = await run.done;
+      t.diagnostic(
+        `siege -c20 -t8s, 3 reloads: ${report.transactions} transactions, ${report.failed_transactions} failed, ` +
+          `availability ${report.availability} %`,
+      );
       assert.ok(report.transactions > 1000, `only ${report.transactions} transactions:\n${out}`);
       assert.equal(report.failed_transactions, 0, out);
       assert.equal(report.availability, 100, out);
