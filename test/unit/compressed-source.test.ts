@@ -86,8 +86,9 @@ describe('CompressedSource', () => {
     const turnMs: number[] = [];
     // Measure every turn of the loop while compression runs: the CPU time between two immediates is a turn's work
     // (CPU time, not wall time: a machine shared with other jobs may deschedule us for longer than any turn). It is
-    // the process's CPU time, so a garbage collection on V8's helper threads can land in one turn: the second
-    // longest turn is held to the budget, the longest only to well below what the whole piece takes at once.
+    // the process's CPU time, so a garbage collection (V8's helper threads count too) can land in one turn, and
+    // has taken over 100 ms of it on a loaded run: the second longest turn is held to the budget, the longest is
+    // only reported. A source that did the piece in one go would finish in a few turns, which `turns` catches.
     let last = process.cpuUsage();
     let measuring = true;
     const tick = (): void => {
@@ -111,8 +112,7 @@ describe('CompressedSource', () => {
     const turns = turnMs.length;
     const [longest = 0, second = 0] = [...turnMs].sort((a, b) => b - a);
     assert.ok(turns > 10, `compressed over ${turns} turns`);
-    assert.ok(second < 25, `second longest turn ${second.toFixed(1)} ms of CPU`);
-    assert.ok(longest < 60, `longest turn ${longest.toFixed(1)} ms of CPU`);
+    assert.ok(second < 25, `second longest turn ${second.toFixed(1)} ms of CPU (longest ${longest.toFixed(1)} ms)`);
     assert.ok(inner.resumed === 0 || inner.paused >= inner.resumed);
   });
 
