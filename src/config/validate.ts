@@ -600,7 +600,7 @@ function compressionSpecs<D extends { compression: CompressionDraft }>(): Array<
     const c = (d: D): CodingDraft => d.compression[coding];
     specs.push(
       [coding, one('on|off', parseSwitch, (d: D, v) => void (c(d).on = v))],
-      [`${coding}_types`, many('MIME...', parseMediaRange, (d: D, v) => void (c(d).types ??= []).push(v))],
+      [`${coding}_types`, many('MIME...', parseMediaRange, (d: D, v) => void (c(d).types ??= []).push(...withJs(v)))],
       [`${coding}_min_length`, one('SIZE', parseSize, (d: D, v) => void (c(d).minLength = v))],
       [`${coding}_comp_level`, one(`${min}-${max}`, levelParser(min, max), (d: D, v) => void (c(d).level = v))],
     );
@@ -1167,6 +1167,23 @@ function parseSwitch(arg: ArgNode, _ctx: Ctx, directive: string): Result<boolean
   const v = arg.value.toLowerCase();
   if (v === 'on' || v === 'off') return ok(v === 'on');
   return err(`bad value "${arg.value}" for "${directive}": expected on or off`);
+}
+
+/** RFC 9239 §3's obsolete names of JavaScript: an nginx config's `gzip_types application/javascript` goes on
+ *  compressing .js, which we send as text/javascript. */
+const JS_ALIASES: ReadonlySet<string> = new Set([
+  'application/javascript',
+  'application/x-javascript',
+  'application/ecmascript',
+  'application/x-ecmascript',
+  'text/x-javascript',
+  'text/ecmascript',
+  'text/x-ecmascript',
+]);
+
+/** A gzip_types/brotli_types entry, with text/javascript beside an obsolete name of it. */
+function withJs(v: string): string[] {
+  return JS_ALIASES.has(v) ? [v, 'text/javascript'] : [v];
 }
 
 /** `type/subtype`, `type/*` or `*` (RFC 9110 §8.3.1 token syntax), lower-cased: media types are case-insensitive. */

@@ -127,7 +127,7 @@ describe('compression: negotiation and bytes', () => {
     assert.equal(r.status, 200);
     assert.equal(r.header('content-encoding'), 'gzip');
     assert.equal(r.header('vary'), 'Accept-Encoding');
-    assert.equal(r.header('content-type'), 'application/javascript; charset=utf-8');
+    assert.equal(r.header('content-type'), 'text/javascript; charset=utf-8');
     assert.match(etagOf(r), /^"[0-9a-f]+-[0-9a-f]+-gzip"$/);
     assert.equal(r.header('accept-ranges'), undefined);
     assert.equal(r.header('content-length'), String(r.body.length));

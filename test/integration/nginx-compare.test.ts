@@ -288,7 +288,7 @@ test(
 );
 
 test(
-  "Content-Type: our media type is nginx mime.types' (ours adds charset=utf-8 to text)",
+  "Content-Type: our media type is nginx mime.types' (ours adds charset=utf-8 to text, says text/javascript)",
   { skip: SKIP },
   async () => {
     const problems: string[] = [];
@@ -298,9 +298,10 @@ test(
       const ours = (await send(srv!.port, c)).header('content-type') ?? '';
       const theirs = (await send(ngx!.port, c)).header('content-type') ?? '';
       const bare = ours.split(';')[0]!;
-      if (bare !== theirs) problems.push(`${c.path}: ours ${ours}, nginx ${theirs}`);
-      const charset =
-        bare.startsWith('text/') || ['application/javascript', 'application/json', 'image/svg+xml'].includes(bare);
+      // README "Routing": RFC 9239 makes text/javascript the one JavaScript type; nginx 1.22 says application/.
+      const expected = theirs === 'application/javascript' ? 'text/javascript' : theirs;
+      if (bare !== expected) problems.push(`${c.path}: ours ${ours}, nginx ${theirs}`);
+      const charset = bare.startsWith('text/') || ['application/json', 'image/svg+xml'].includes(bare);
       if (ours !== (charset ? `${bare}; charset=utf-8` : bare))
         problems.push(`${c.path}: charset rule broken: ${ours}`);
     }

@@ -48,7 +48,7 @@ const PROBE = 'probe\n';
 const MIME: ReadonlyArray<readonly [string, string]> = [
   ['a.html', 'text/html; charset=utf-8'],
   ['a.css', 'text/css; charset=utf-8'],
-  ['a.js', 'application/javascript; charset=utf-8'],
+  ['a.js', 'text/javascript; charset=utf-8'],
   ['a.json', 'application/json; charset=utf-8'],
   ['a.svg', 'image/svg+xml; charset=utf-8'],
   ['a.png', 'image/png'],

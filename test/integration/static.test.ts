@@ -57,7 +57,7 @@ before(async () => {
       'www/pic.svg': '<svg xmlns="http://www.w3.org/2000/svg"/>\n',
       'www/image.png': PNG,
       'www/UPPER.TXT': 'upper\n',
-      'www/blob.xyz': ALL_BYTES,
+      'www/blob.nope': ALL_BYTES,
       'www/noext': 'no extension\n',
       'www/empty.txt': '',
       'www/big.bin': BIG,
@@ -90,12 +90,12 @@ describe('files', () => {
     ['/a.txt', 'text/plain; charset=utf-8'],
     ['/index.html', 'text/html; charset=utf-8'],
     ['/style.css', 'text/css; charset=utf-8'],
-    ['/app.js', 'application/javascript; charset=utf-8'],
+    ['/app.js', 'text/javascript; charset=utf-8'],
     ['/data.json', 'application/json; charset=utf-8'],
     ['/pic.svg', 'image/svg+xml; charset=utf-8'],
     ['/image.png', 'image/png'],
     ['/UPPER.TXT', 'text/plain; charset=utf-8'],
-    ['/blob.xyz', 'application/octet-stream'],
+    ['/blob.nope', 'application/octet-stream'],
     ['/noext', 'application/octet-stream'],
   ];
   for (const [url, type] of types) {
@@ -187,7 +187,7 @@ describe('files', () => {
   });
 
   test('Range: bytes=2-5 gives 206 with Content-Range', async () => {
-    const r = await get(srv.port, '/blob.xyz', { Range: 'bytes=2-5' });
+    const r = await get(srv.port, '/blob.nope', { Range: 'bytes=2-5' });
     assert.equal(r.status, 206);
     assert.equal(r.header('content-range'), 'bytes 2-5/256');
     assert.deepEqual(r.body, ALL_BYTES.subarray(2, 6));

@@ -46,11 +46,11 @@ describe('config: compression directives', () => {
       '    gzip off\n    brotli_types *\n    brotli_min_length 10',
     );
     assert.deepEqual(b?.compression, {
-      gzip: { on: true, types: ['text/css', 'application/javascript'], minLength: 1024, level: 5 },
+      gzip: { on: true, types: ['text/css', 'application/javascript', 'text/javascript'], minLength: 1024, level: 5 },
       brotli: { on: true, types: COMPRESSIBLE_TYPES, minLength: 256, level: 11 },
     });
     assert.deepEqual(a?.compression, {
-      gzip: { on: false, types: ['text/css', 'application/javascript'], minLength: 1024, level: 5 },
+      gzip: { on: false, types: ['text/css', 'application/javascript', 'text/javascript'], minLength: 1024, level: 5 },
       brotli: { on: true, types: ['*'], minLength: 10, level: 11 },
     });
   });
