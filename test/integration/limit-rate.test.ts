@@ -102,7 +102,7 @@ before(async () => {
     files[`www/${loc}k400.bin`] = K400;
     files[`www/${loc}k60.bin`] = K60;
   }
-  files['www/small/empty.txt'] = '';
+  files['www/empty.txt'] = ''; // /small/empty.txt: a location's root replaces its prefix
   // The upstream answers 400 KiB at once; the server's 200k applies to the proxied response.
   backend = await httpBackend((_req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': K400.length });
