@@ -253,7 +253,6 @@ export type LogEscape = 'default' | 'json' | 'none';
 /** One piece of a compiled log format: text as written, or a variable (`header` set for `$http_NAME`). */
 export type LogPart = { readonly literal: string } | { readonly variable: string; readonly header: string | null };
 
-/** `log_format NAME [escape=...] STRING...`, compiled (config/log-format.ts). */
 /** How an access log writes (nginx's `access_log … buffer=SIZE flush=TIME if=CONDITION`). */
 export interface AccessLogOptions {
   /** Bytes of lines held before a write(2); 64 KiB unless `buffer=` says. */
@@ -264,6 +263,7 @@ export interface AccessLogOptions {
   readonly condition: LogFormat | null;
 }
 
+/** `log_format NAME [escape=...] STRING...`, compiled (config/log-format.ts). */
 export interface LogFormat {
   readonly name: string;
   readonly escape: LogEscape;
