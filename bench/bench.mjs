@@ -12,7 +12,10 @@
 // keep-alive, `Connection: close` and CGI scenarios: the floor of any server on node:net and child_process.
 //
 // Usage: node bench/bench.mjs [--duration S] [--repeat N] [--only NAME,...] [--out FILE] [--node-flags 'FLAGS']
+//                              [--baseline DIR]
 //   --node-flags: Node's flags for our server (default: those of `npm start` in package.json).
+//   --baseline: a built checkout of another commit of ours (DIR/dist/main.js, e.g. a `git worktree` after
+//     `npm ci`): it runs beside ours on both transports, in the same rounds, and a table gives ours / baseline.
 // Needs nginx, lighttpd, wrk, taskset, python3 on PATH (bench/run.sh installs them).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -41,6 +44,14 @@ const DURATION = Number(opt('duration', '5'));
 const REPEAT = Number(opt('repeat', '3'));
 const ONLY = opt('only', '') === '' ? null : new Set(opt('only', '').split(','));
 const OUT = opt('out', '');
+const BASELINE = opt('baseline', '');
+if (BASELINE !== '' && !fs.existsSync(path.join(BASELINE, 'dist', 'main.js')))
+  throw new Error(`--baseline ${BASELINE}: no dist/main.js there (run npm ci in it first)`);
+/** The baseline's commit, for the tables. */
+const BASE_REV =
+  BASELINE === ''
+    ? ''
+    : spawnSync('git', ['-C', BASELINE, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || 'base';
 /** Node flags of `npm start` (`node FLAGS dist/main.js config.conf`): the benchmark runs the same command line. */
 const START_FLAGS = (() => {
   const start = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts.start;
@@ -78,7 +89,8 @@ fs.writeFileSync(
 );
 
 /**
- * @typedef {'ours' | 'oursNode' | 'nginx' | 'lighttpd' | 'node'} ServerName A server the benchmark runs.
+ * @typedef {'ours' | 'oursNode' | 'nginx' | 'lighttpd' | 'node' | 'base' | 'baseNode'} ServerName A server the
+ *   benchmark runs ('base', 'baseNode': the --baseline checkout on each transport).
  * @typedef {[string, string[], Record<string, string>?]} Command A server's program, arguments and environment.
  * @typedef {{ ports: Record<ServerName, number>, commands: Record<ServerName, Command> }} Setup
  * @typedef {{ proc: import('node:child_process').ChildProcess, workPid: number | undefined }} Started
@@ -143,6 +155,8 @@ async function setupServers() {
     lighttpd: await freePort(),
     node: await freePort(),
     oursNode: ours,
+    base: ours,
+    baseNode: ours,
   };
   const oursConf = path.join(work, 'ours.conf');
   fs.writeFileSync(
@@ -245,6 +259,17 @@ $HTTP["url"] =~ "^/cgi-bin/" { cgi.assign = ( ".py" => "${PYTHON}" ) }
           PYTHON,
           path.join(cgiDir, 'hello.py'),
         ],
+      ],
+      // The baseline reads the same configuration (what it cannot parse, it reports, and the run stops).
+      base: [
+        process.execPath,
+        [...NODE_FLAGS, path.join(BASELINE, 'dist/main.js'), oursConf],
+        { LOCALHOST_TRANSPORT: 'native' },
+      ],
+      baseNode: [
+        process.execPath,
+        [...NODE_FLAGS, path.join(BASELINE, 'dist/main.js'), oursConf],
+        { LOCALHOST_TRANSPORT: 'node' },
       ],
       nginx: [NGINX, ['-c', nginxConf, '-e', `${work}/nginx-error.log`]],
       lighttpd: [LIGHTTPD, ['-D', '-f', lighttpdConf]],
@@ -408,6 +433,9 @@ async function openIdle(port, n) {
   return () => socks.forEach((s) => s.destroy());
 }
 
+/** @type {ServerName[]} */
+const BASE_NAMES = ['base', 'baseNode'];
+
 /** @type {Scenario[]} */
 const scenarios = [
   {
@@ -441,6 +469,9 @@ const scenarios = [
   },
 ];
 
+// With --baseline, it runs wherever ours does.
+if (BASELINE !== '') for (const sc of scenarios) if (sc.servers.includes('ours')) sc.servers.push('base', 'baseNode');
+
 async function main() {
   const setup = await setupServers();
   /** @type {Map<string, Map<ServerName, Figures>>} */
@@ -448,7 +479,7 @@ async function main() {
   const selected = scenarios.filter((s) => ONLY === null || ONLY.has(s.key));
   for (const sc of selected) results.set(sc.key, new Map());
   /** @type {ServerName[]} */
-  const names = ['ours', 'oursNode', 'nginx', 'lighttpd', 'node'];
+  const names = ['ours', 'oursNode', 'nginx', 'lighttpd', 'node', ...(BASELINE !== '' ? BASE_NAMES : [])];
   for (let rep = 0; rep < REPEAT; rep++) {
     // Interleave: each repetition runs every server on every scenario, in a rotated server order.
     const order = names.slice(rep % names.length).concat(names.slice(0, rep % names.length));
@@ -553,6 +584,12 @@ async function main() {
     ['nginx', 'nginx'],
     ['lighttpd', 'lighttpd'],
     ['node', 'bare Node'],
+    ...(BASELINE !== ''
+      ? /** @type {[ServerName, string][]} */ ([
+          ['base', `${BASE_REV} (native)`],
+          ['baseNode', `${BASE_REV} (node)`],
+        ])
+      : []),
   ];
   /** @type {(sc: Scenario, n: ServerName, field: Field) => number} */
   const stat = (sc, n, field) => {
@@ -596,6 +633,22 @@ async function main() {
     lines.push(
       `| ${sc.name} | ${fmt(r('ours') / r('nginx'), 2)} | ${fmt(r('ours') / r('lighttpd'), 2)} | ${fmt(r('ours') / r('oursNode'), 2)} | ${fmt(c('nginx') / c('ours'), 2)} | ${fmt(c('lighttpd') / c('ours'), 2)} | ${fmt(c('oursNode') / c('ours'), 2)} | ${fmt(p('ours') / p('nginx'), 2)} |`,
     );
+  }
+  if (BASELINE !== '') {
+    lines.push(
+      '',
+      `**Against the baseline ${BASE_REV} (req/s: ours / baseline; CPU: baseline / ours, above 1 means ours uses less)**`,
+      '',
+    );
+    lines.push('| scenario | req/s (native) | CPU (native) | req/s (node) | CPU (node) |');
+    lines.push('| --- | ---: | ---: | ---: | ---: |');
+    for (const sc of selected) {
+      /** @type {(a: ServerName, b: ServerName, field: Field) => string} */
+      const ratio = (a, b, field) => fmt(stat(sc, a, field) / stat(sc, b, field), 2);
+      lines.push(
+        `| ${sc.name} | ${ratio('ours', 'base', 'rps')} | ${ratio('base', 'ours', 'cpu')} | ${ratio('oursNode', 'baseNode', 'rps')} | ${ratio('baseNode', 'oursNode', 'cpu')} |`,
+      );
+    }
   }
   const peaks = selected.flatMap((sc) =>
     cols.map(([n]) => /** @type {[ServerName, number]} */ ([n, results.get(sc.key)?.get(n)?.peak ?? 0])),
