@@ -11,6 +11,11 @@
 // A fifth server, "bare Node" (bench/node-floor.mjs: a fixed 1 KiB answer, or spawn for the CGI), runs the
 // keep-alive, `Connection: close` and CGI scenarios: the floor of any server on node:net and child_process.
 //
+// Issue 16's rows: a 100 KiB JavaScript file with `Accept-Encoding: gzip` (ours `gzip on`, nginx `gzip on` at its
+// default level 1) and with a browser's `br, gzip` (nginx, without brotli, sends gzip); HTTPS 1 KiB keep-alive and
+// new TLS connections (`Connection: close`: a full handshake per request), one ECDSA P-256 certificate for both,
+// nginx with ssl_session_cache and tickets off; and RSS with 1,000 idle TLS connections.
+//
 // Usage: node bench/bench.mjs [--duration S] [--repeat N] [--only NAME,...] [--out FILE] [--node-flags 'FLAGS']
 //                              [--baseline DIR]
 //   --node-flags: Node's flags for our server (default: those of `npm start` in package.json).
@@ -20,6 +25,7 @@
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +88,35 @@ fs.writeFileSync(path.join(www, '1m.bin'), Buffer.alloc(1024 * 1024, 97));
 fs.writeFileSync(path.join(www, '10m.bin'), Buffer.alloc(10 * 1024 * 1024, 98));
 for (let i = 0; i < 100; i++)
   fs.writeFileSync(path.join(www, 'dir', `file-${String(i).padStart(3, '0')}.txt`), `file ${i}\n`);
+fs.mkdirSync(path.join(www, 'js'));
+fs.writeFileSync(path.join(www, 'js', 'app.js'), jsText(100 * 1024));
+// One certificate for every TLS server: ECDSA P-256, for 127.0.0.1 and localhost.
+const certFile = path.join(work, 'cert.pem');
+const keyFile = path.join(work, 'key.pem');
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  ],
+  { stdio: 'ignore' },
+);
+fs.chmodSync(keyFile, 0o644); // nginx's worker (www-data) reads it; a throwaway key in a throwaway directory
 fs.writeFileSync(
   path.join(cgiDir, 'hello.py'),
   '#!/usr/bin/python3\nimport sys\nsys.stdout.write("Content-Type: text/plain\\r\\n\\r\\nHello, world\\n")\n',
@@ -89,13 +124,26 @@ fs.writeFileSync(
 );
 
 /**
+ * About `size` bytes of JavaScript-like text: repeated identifiers and numbers, compressing as real code does
+ * (about 4x with gzip at level 1), not as one repeated byte would.
+ * @param {number} size
+ */
+function jsText(size) {
+  let out = '';
+  for (let i = 0; out.length < size; i++)
+    out += `export function handler${i % 97}(event, context) {\n  const value${i} = compute(${(i * 7919) % 10007}, "${(i * 31).toString(36)}");\n  return value${i} ?? null;\n}\n`;
+  return out.slice(0, size);
+}
+
+/**
  * @typedef {'ours' | 'oursNode' | 'nginx' | 'lighttpd' | 'node' | 'base' | 'baseNode'} ServerName A server the
  *   benchmark runs ('base', 'baseNode': the --baseline checkout on each transport).
  * @typedef {[string, string[], Record<string, string>?]} Command A server's program, arguments and environment.
- * @typedef {{ ports: Record<ServerName, number>, commands: Record<ServerName, Command> }} Setup
+ * @typedef {{ ports: Record<ServerName, number>, tlsPorts: Record<ServerName, number>,
+ *   commands: Record<ServerName, Command> }} Setup
  * @typedef {{ proc: import('node:child_process').ChildProcess, workPid: number | undefined }} Started
- * @typedef {{ name: string, key: string, path: string, headers?: string[], conns?: number, servers: ServerName[] }}
- *   Scenario
+ * @typedef {{ name: string, key: string, path: string, headers?: string[], conns?: number, tls?: boolean,
+ *   servers: ServerName[] }} Scenario
  * @typedef {{ rps: number[], p99: number[], cpu: number[], peak: number, errors: number }} Figures
  * @typedef {'rps' | 'p99' | 'cpu'} Field
  */
@@ -158,10 +206,18 @@ async function setupServers() {
     base: ours,
     baseNode: ours,
   };
-  const oursConf = path.join(work, 'ours.conf');
-  fs.writeFileSync(
-    oursConf,
-    `server {
+  const oursTls = await freePort();
+  /** @type {Record<ServerName, number>} */
+  const tlsPorts = {
+    ours: oursTls,
+    oursNode: oursTls,
+    nginx: await freePort(),
+    lighttpd: 0,
+    node: 0,
+    base: 0,
+    baseNode: 0,
+  };
+  const plainServer = `server {
   host 127.0.0.1
   port ${ports.ours}
   body_limit 0
@@ -183,6 +239,29 @@ async function setupServers() {
   location /uploads {
     methods GET POST
     root ${upDir}
+  }
+`;
+  // The baseline (another commit) reads the plain server alone: it may predate TLS and compression.
+  const baseConf = path.join(work, 'base.conf');
+  fs.writeFileSync(baseConf, `${plainServer}}\n`);
+  const oursConf = path.join(work, 'ours.conf');
+  fs.writeFileSync(
+    oursConf,
+    `${plainServer}  location /js {
+    root ${www}/js
+    gzip on
+    brotli on
+  }
+}
+server {
+  listen 127.0.0.1:${tlsPorts.ours} ssl
+  ssl_certificate ${certFile}
+  ssl_certificate_key ${keyFile}
+  keepalive_timeout 75s
+  access_log off
+  location / {
+    root ${www}
+    default_file index.html
   }
 }
 `,
@@ -213,6 +292,16 @@ http {
     root ${www};
     index index.html;
     location /dir/ { autoindex on; }
+    location /js/ { gzip on; gzip_types application/javascript; }
+  }
+  server {
+    listen 127.0.0.1:${tlsPorts.nginx} ssl;
+    ssl_certificate ${certFile};
+    ssl_certificate_key ${keyFile};
+    ssl_session_cache off;
+    ssl_session_tickets off;
+    root ${www};
+    index index.html;
   }
 }
 `,
@@ -238,6 +327,7 @@ $HTTP["url"] =~ "^/cgi-bin/" { cgi.assign = ( ".py" => "${PYTHON}" ) }
   );
   return {
     ports,
+    tlsPorts,
     commands: {
       // The same command line as `npm start` (unless --node-flags says otherwise).
       ours: [
@@ -260,15 +350,14 @@ $HTTP["url"] =~ "^/cgi-bin/" { cgi.assign = ( ".py" => "${PYTHON}" ) }
           path.join(cgiDir, 'hello.py'),
         ],
       ],
-      // The baseline reads the same configuration (what it cannot parse, it reports, and the run stops).
       base: [
         process.execPath,
-        [...NODE_FLAGS, path.join(BASELINE, 'dist/main.js'), oursConf],
+        [...NODE_FLAGS, path.join(BASELINE, 'dist/main.js'), baseConf],
         { LOCALHOST_TRANSPORT: 'native' },
       ],
       baseNode: [
         process.execPath,
-        [...NODE_FLAGS, path.join(BASELINE, 'dist/main.js'), oursConf],
+        [...NODE_FLAGS, path.join(BASELINE, 'dist/main.js'), baseConf],
         { LOCALHOST_TRANSPORT: 'node' },
       ],
       nginx: [NGINX, ['-c', nginxConf, '-e', `${work}/nginx-error.log`]],
@@ -383,6 +472,21 @@ function wrk(url, { conns = 50, duration = DURATION, headers = [], script = null
   return parseWrk(r.stdout ?? '');
 }
 
+/**
+ * The compression rows measure nothing unless the answer is encoded: br from ours where asked, gzip otherwise.
+ * @param {Scenario} sc
+ * @param {ServerName} name
+ * @param {string} url
+ */
+function checkEncoding(sc, name, url) {
+  if (sc.key !== 'gzip' && sc.key !== 'br') return;
+  const argv = ['-sk', '-o', '/dev/null', '-D', '-', ...(sc.headers ?? []).flatMap((h) => ['-H', h]), url];
+  const head = spawnSync('curl', argv, { encoding: 'utf8' }).stdout.toLowerCase();
+  const want = sc.key === 'br' && name !== 'nginx' ? 'br' : 'gzip';
+  if (!head.includes(`content-encoding: ${want}`))
+    throw new Error(`${name} ${sc.key}: expected Content-Encoding ${want}, got:\n${head}`);
+}
+
 /** @type {(xs: number[]) => number} */
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -391,10 +495,12 @@ const median = (xs) => {
 
 /**
  * Opens `n` idle keep-alive connections (one request each so every server has parsed something), returns closer.
+ * `secure`: over TLS (the certificate is not checked: it is the bench's own).
  * @param {number} port
  * @param {number} n
+ * @param {boolean} [secure]
  */
-async function openIdle(port, n) {
+async function openIdle(port, n, secure = false) {
   /** @type {net.Socket[]} */
   const socks = [];
   let answered = 0;
@@ -406,9 +512,10 @@ async function openIdle(port, n) {
       if (batch <= 0) return;
       for (let i = 0; i < batch; i++) {
         opened++;
-        const s = net.connect({ port, host: '127.0.0.1' }, () =>
-          s.write('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n'),
-        );
+        const request = () => s.write('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n');
+        const s = secure
+          ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, request)
+          : net.connect({ port, host: '127.0.0.1' }, request);
         let sAnswered = false;
         s.on('data', () => {
           if (!sAnswered) {
@@ -461,6 +568,35 @@ const scenarios = [
   { name: '1 MiB file', key: '1m', path: '/1m.bin', conns: 10, servers: ['ours', 'oursNode', 'nginx', 'lighttpd'] },
   { name: '10 MiB file', key: '10m', path: '/10m.bin', conns: 10, servers: ['ours', 'oursNode', 'nginx', 'lighttpd'] },
   {
+    name: '100 KiB JS, gzip',
+    key: 'gzip',
+    path: '/js/app.js',
+    headers: ['Accept-Encoding: gzip'],
+    servers: ['ours', 'oursNode', 'nginx'],
+  },
+  {
+    name: '100 KiB JS, br (nginx: gzip)',
+    key: 'br',
+    path: '/js/app.js',
+    headers: ['Accept-Encoding: br, gzip'],
+    servers: ['ours', 'oursNode', 'nginx'],
+  },
+  {
+    name: 'HTTPS 1 KiB keep-alive',
+    key: 'tls',
+    path: '/index.html',
+    tls: true,
+    servers: ['ours', 'oursNode', 'nginx'],
+  },
+  {
+    name: 'HTTPS new connections',
+    key: 'tlsnew',
+    path: '/index.html',
+    headers: ['Connection: close'],
+    tls: true,
+    servers: ['ours', 'oursNode', 'nginx'],
+  },
+  {
     name: 'Python CGI hello',
     key: 'cgi',
     path: '/cgi-bin/hello.py',
@@ -470,7 +606,10 @@ const scenarios = [
 ];
 
 // With --baseline, it runs wherever ours does.
-if (BASELINE !== '') for (const sc of scenarios) if (sc.servers.includes('ours')) sc.servers.push('base', 'baseNode');
+if (BASELINE !== '')
+  for (const sc of scenarios)
+    if (sc.servers.includes('ours') && !['gzip', 'br', 'tls', 'tlsnew'].includes(sc.key))
+      sc.servers.push(...BASE_NAMES);
 
 async function main() {
   const setup = await setupServers();
@@ -489,7 +628,11 @@ async function main() {
       try {
         for (const sc of selected) {
           if (!sc.servers.includes(name)) continue;
-          const url = `http://127.0.0.1:${setup.ports[name]}${sc.path}`;
+          const url =
+            sc.tls === true
+              ? `https://127.0.0.1:${setup.tlsPorts[name]}${sc.path}`
+              : `http://127.0.0.1:${setup.ports[name]}${sc.path}`;
+          checkEncoding(sc, name, url);
           wrk(url, { conns: sc.conns ?? 50, duration: 1, headers: sc.headers ?? [] }); // warm-up
           const cpu0 = cpuMicros(srv.workPid);
           const r = wrk(url, { conns: sc.conns ?? 50, headers: sc.headers ?? [] });
@@ -567,6 +710,28 @@ async function main() {
         idle.set(name, { before, rss });
         process.stderr.write(
           `idle 10k: ${name} ${(rss / 1024).toFixed(1)} MiB (before ${(before / 1024).toFixed(1)} MiB)\n`,
+        );
+        close();
+      } finally {
+        await stop(srv);
+      }
+    }
+  }
+
+  // 1,000 idle TLS connections: RSS growth (issue 16).
+  /** @type {Map<ServerName, { before: number, rss: number }>} */
+  const idleTls = new Map();
+  if (ONLY === null || ONLY.has('tlsidle')) {
+    for (const name of /** @type {const} */ (['ours', 'oursNode', 'nginx'])) {
+      const srv = await start(name, setup);
+      try {
+        const before = rssKiB(srv.workPid);
+        const close = await openIdle(setup.tlsPorts[name], 1000, true);
+        await new Promise((r) => setTimeout(r, 500));
+        const rss = rssKiB(srv.workPid);
+        idleTls.set(name, { before, rss });
+        process.stderr.write(
+          `idle TLS 1k: ${name} ${(rss / 1024).toFixed(1)} MiB (before ${(before / 1024).toFixed(1)} MiB)\n`,
         );
         close();
       } finally {
@@ -676,6 +841,16 @@ async function main() {
     lines.push(
       '',
       `10,000 idle keep-alive connections, RSS growth: ${[...idle]
+        .map(
+          ([n, v]) =>
+            `${cols.find(([m]) => m === n)?.[1]} +${fmt((v.rss - v.before) / 1024, 1)} MiB (to ${fmt(v.rss / 1024, 1)})`,
+        )
+        .join(', ')}.`,
+    );
+  if (idleTls.size > 0)
+    lines.push(
+      '',
+      `1,000 idle TLS connections, RSS growth: ${[...idleTls]
         .map(
           ([n, v]) =>
             `${cols.find(([m]) => m === n)?.[1]} +${fmt((v.rss - v.before) / 1024, 1)} MiB (to ${fmt(v.rss / 1024, 1)})`,
