@@ -84,7 +84,6 @@ export class CgiRun implements BodyReceiver, ChildEvents, ProcessOwner, OutputOw
   log(message: string): void {
     this.ex.logError(`cgi ${this.script.scriptName}: ${message}`);
   }
-
   timer(at: number, fn: () => void): () => void {
     return this.ex.timer(at, fn);
   }
@@ -172,7 +171,6 @@ export class CgiRun implements BodyReceiver, ChildEvents, ProcessOwner, OutputOw
   onStderr(chunk: Buffer): void {
     this.stderrLog.push(chunk);
   }
-
   onStderrEnd(): void {
     this.stderrLog.flush();
   }
@@ -204,11 +202,9 @@ export class CgiRun implements BodyReceiver, ChildEvents, ProcessOwner, OutputOw
   pauseStdout(): void {
     this.proc.pauseOutput();
   }
-
   resumeStdout(): void {
     this.proc.resumeOutput();
   }
-
   outputFailed(status: number): void {
     this.fail(status);
   }
