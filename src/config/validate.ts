@@ -354,7 +354,9 @@ const MAIN = new Map<string, Spec<MainDraft>>([
   ['upstream', { usage: 'NAME', min: 1, max: 1, repeatable: true, block: true, apply: applyUpstream }],
 ]);
 
-const TABLES: Record<BlockKind, ReadonlyMap<string, unknown>> = { main: MAIN, server: SERVER, location: LOCATION };
+/** What the tables say of a directive, whatever draft it applies to. */
+type SpecInfo = Omit<Spec<never>, 'apply'>;
+const TABLES: Record<BlockKind, ReadonlyMap<string, SpecInfo>> = { main: MAIN, server: SERVER, location: LOCATION };
 const BLOCK_KINDS: readonly BlockKind[] = ['main', 'server', 'location'];
 
 /** One directive as the validator knows it, for `localhost --directives` and the README check. */
@@ -371,7 +373,7 @@ export interface DirectiveInfo {
 /** Every directive of every block, in table order: the one list of what a configuration may say. */
 export function directiveTable(): DirectiveInfo[] {
   return BLOCK_KINDS.flatMap((context) =>
-    [...(TABLES[context] as ReadonlyMap<string, Omit<Spec<never>, 'apply'>>)].map(([name, spec]) => ({
+    [...TABLES[context]].map(([name, spec]) => ({
       context,
       name,
       usage: spec.usage,
