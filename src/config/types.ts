@@ -10,8 +10,9 @@ import type { RealIpConfig } from '../access/realip.js';
 import type { ProxyConfig } from './proxy.js';
 import type { MimeTable } from '../http/mime.js';
 
-/** Methods a location may allow; HEAD is implied by GET (as NGINX's limit_except does). */
-export type Method = 'GET' | 'HEAD' | 'POST' | 'DELETE';
+/** A request method: any token (RFC 9110 §9.1, case-sensitive). HEAD is implied by GET in `methods` (as NGINX's
+ *  limit_except does). */
+export type Method = string;
 
 /** Where a directive was written, for error messages and logs. */
 export interface SourcePos {
@@ -34,8 +35,10 @@ export interface LocationConfig {
   /** The location prefix, e.g. "/files"; always starts with "/", no trailing "/" except for "/" itself. */
   readonly path: string;
   /**
-   * Methods written in `methods`; null when absent. Absent means read-only: GET and HEAD, plus POST to CGI scripts
-   * where `cgi` is set (see router/dispatch.ts `allowedMethods`). A location with `cgi` never stores or deletes.
+   * Methods written in `methods` (any tokens); null when absent. Absent means read-only: GET and HEAD, plus POST to
+   * CGI scripts where `cgi` is set (see router/dispatch.ts `allowedMethods`). Files answer only GET, HEAD, POST
+   * (upload) and DELETE; scripts and upstreams get every method written. A location with `cgi` never stores or
+   * deletes.
    */
   readonly methods: ReadonlySet<Method> | null;
   /** Absolute filesystem directory replacing the location prefix; null when absent. */

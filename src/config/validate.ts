@@ -172,6 +172,8 @@ interface LocationDraft
   proxy: ProxyDraft;
   cgi: Map<string, string>;
   cgiPos: Map<string, SourcePos>;
+  /** Nothing in the block serves a request: it needs its server's `root` (checked once the server is read). */
+  needsRoot: boolean;
 }
 
 interface ServerDraft
@@ -215,6 +217,9 @@ interface ServerDraft
   /** From `listen` directives. */
   listens: Listen[];
   serverNames: string[];
+  /** The server level's `root` (nginx's meaning: the whole URI is appended), and where it was written. */
+  root: string | null;
+  rootPos: SourcePos | null;
   errorPages: Map<number, string>;
   locations: LocationDraft[];
   timeouts: Mutable<ServerConfig['timeouts']>;
@@ -268,6 +273,7 @@ type ValueParser<T> = (arg: ArgNode, ctx: Ctx, directive: string) => Result<T, s
 const LOCATION = new Map<string, Spec<LocationDraft>>([
   ['methods', many('METHOD...', parseMethod, (l, m) => void (l.methods ??= new Set()).add(m))],
   ['root', one('DIR', parsePath, (l, v) => void (l.root = v))],
+  ['alias', one('DIR', parsePath, (l, v) => void (l.root = v))],
   ['default_file', one('NAME', parseFileName, (l, v) => void (l.index ??= []).push(v))],
   ...contentSpecs<LocationDraft>(),
   ['directory_listing', one('on|off', parseSwitch, (l, v) => void (l.directoryListing = v))],
@@ -318,6 +324,7 @@ const SERVER = new Map<string, Spec<ServerDraft>>([
   ['ssl_protocols', custom('TLSv1.2|TLSv1.3...', 1, 2, false, (s, n, c) => parseProtocols(s.tlsDraft, n, c.errors))],
   ['ssl_ciphers', custom('CIPHERS', 1, 1, false, (s, n) => void (s.tlsDraft.ciphers = n.args[0] ?? null))],
   ['server_name', many('NAME...', parseServerName, (s, v) => void s.serverNames.push(v), true)],
+  ['root', custom('DIR', 1, 1, false, applyServerRoot)],
   ...contentSpecs<ServerDraft>(),
   ['error_page', custom('CODE... PATH', 2, Infinity, true, applyErrorPage)],
   ['client_header_timeout', one('DURATION', parseDuration, (s, v) => void (s.timeouts.header = v))],
@@ -387,7 +394,6 @@ export function directiveTable(): DirectiveInfo[] {
 const NGINX_NAMES: ReadonlyMap<string, string> = new Map([
   ['autoindex', 'use "directory_listing" instead'],
   ['limit_except', 'use "methods" instead'],
-  ['alias', 'use "root" instead (it replaces the location prefix, like NGINX\'s alias)'],
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -809,6 +815,8 @@ function applyServer(main: MainDraft, node: DirectiveNode, mainCtx: Ctx): void {
     portPos: new Map(),
     listens: [],
     serverNames: [],
+    root: null,
+    rootPos: null,
     index: null,
     bodyLimit: null,
     bodyLimitPos: null,
@@ -859,19 +867,18 @@ function applyServer(main: MainDraft, node: DirectiveNode, mainCtx: Ctx): void {
     }
   }
   // Certificates are read and checked only for a block that is otherwise sound (one mistake, one message).
+  inheritRoot(s, ctx);
   const sslListen = s.listens.find((l) => l.ssl);
   if (ctx.errors.length === 0) s.tls = loadTls(s.tlsDraft, sslListen?.pos ?? null, ctx.errors);
   main.servers.push(s);
 }
 
-function applyLocation(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
-  const head = parseLocationHead(node, ctx);
-  const arg = head?.pathArg ?? node.args[0];
-  if (arg === undefined) return; // arity was checked by the walker
-  const l: LocationDraft = {
-    path: head?.path ?? normaliseLocation(arg.value),
-    match: head?.match ?? { kind: 'prefix' },
-    mapPrefix: head?.mapPrefix ?? normaliseLocation(arg.value),
+/** A location block with nothing set yet. */
+function newLocation(path: string, match: LocationDraft['match'], mapPrefix: string, pos: SourcePos): LocationDraft {
+  return {
+    path,
+    match,
+    mapPrefix,
     ops: [],
     tryFiles: null,
     addHeaders: null,
@@ -906,8 +913,21 @@ function applyLocation(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
       readTimeout: PROXY_TIMEOUT_DEFAULT,
       sendTimeout: PROXY_TIMEOUT_DEFAULT,
     },
-    pos: node.pos,
+    needsRoot: false,
+    pos,
   };
+}
+
+function applyLocation(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
+  const head = parseLocationHead(node, ctx);
+  const arg = head?.pathArg ?? node.args[0];
+  if (arg === undefined) return; // arity was checked by the walker
+  const l = newLocation(
+    head?.path ?? normaliseLocation(arg.value),
+    head?.match ?? { kind: 'prefix' },
+    head?.mapPrefix ?? normaliseLocation(arg.value),
+    node.pos,
+  );
   const { seen, hadUnknown } = walk('location', LOCATION, l, node.block?.directives ?? [], ctx, node);
 
   if (head === null) return; // its path or modifier was reported
@@ -918,13 +938,55 @@ function applyLocation(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
     report(ctx, arg.pos, `duplicate location "${l.path}" (first at ${at(twin.pos)})`);
     return;
   }
-  const serves = ['root', 'redirect', 'return', 'rewrite', 'try_files', 'proxy_pass'].some((d) => seen.has(d));
-  if (!serves && !l.status && !l.metrics && !hadUnknown) {
-    const detail = `location "${l.path}" has nothing to serve: it needs "root", "redirect", "proxy_pass", "status on" or "metrics on"`;
-    report(ctx, node.pos, detail);
+  const rootPos = seen.get('root');
+  const aliasPos = seen.get('alias');
+  if (rootPos !== undefined && aliasPos !== undefined) {
+    report(
+      ctx,
+      after(rootPos, aliasPos) ? rootPos : aliasPos,
+      '"root" and "alias" are the same directive here: keep one',
+    );
   }
+  const serves = ['root', 'alias', 'redirect', 'return', 'rewrite', 'try_files', 'proxy_pass'].some((d) => seen.has(d));
+  // Without a root of its own it may still serve from its server's (read in full before this is decided).
+  l.needsRoot = !serves && !l.status && !l.metrics && !hadUnknown;
   if (l.status && l.metrics) report(ctx, node.pos, `location "${l.path}" has both "status on" and "metrics on"`);
   s.locations.push(l);
+}
+
+/** `root DIR` in a server block: nginx's meaning, the whole URI appended (a location's own root keeps the seed's). */
+function applyServerRoot(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
+  const arg = node.args[0];
+  if (arg === undefined) return; // arity was checked by the walker
+  s.root = path.resolve(ctx.dir, arg.value);
+  s.rootPos = node.pos;
+}
+
+/**
+ * nginx's inheritance of a server's `root`: a location that has no root of its own and serves files serves from
+ * it, with the whole URI appended (mapPrefix ""), and the URIs no location takes are served from it too, by a
+ * `location /` of the server's settings added last. Without a server root, a location that serves nothing is an
+ * error. Runs before the upload/CGI overlap check, which then sees every root in use.
+ */
+function inheritRoot(s: ServerDraft, ctx: Ctx): void {
+  const root = s.root;
+  for (const l of s.locations) {
+    if (root === null) {
+      if (l.needsRoot) {
+        const detail = `location "${l.path}" has nothing to serve: it needs "root", "redirect", "proxy_pass", "status on" or "metrics on"`;
+        report(ctx, l.pos, detail);
+      }
+    } else if (l.root === null && l.redirect === null && l.proxy.pass === null && !l.status && !l.metrics) {
+      l.root = root;
+      l.mapPrefix = '';
+    }
+  }
+  const catchAll = s.locations.some((l) => l.path === '/' && (l.match.kind === 'prefix' || l.match.kind === 'stop'));
+  if (root !== null && !catchAll && s.rootPos !== null) {
+    const l = newLocation('/', { kind: 'prefix' }, '', s.rootPos);
+    l.root = root;
+    s.locations.push(l);
+  }
 }
 
 /** Drops trailing slashes so "/files/" and "/files" are the same location; "/" stays. */
@@ -1222,15 +1284,23 @@ function parseWorkers(arg: ArgNode): Result<number, string> {
   return err(`bad value "${arg.value}" for "worker_processes": expected auto or an integer from 1 to ${MAX_WORKERS}`);
 }
 
-const METHODS: readonly Method[] = ['GET', 'HEAD', 'POST', 'DELETE'];
+/** Registered methods (RFC 9110 §9, RFC 5789, RFC 4918) that a lower-case spelling is a typo of. */
+const REGISTERED_METHODS: ReadonlySet<string> = new Set(
+  'GET HEAD POST PUT DELETE PATCH OPTIONS PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK REPORT SEARCH'.split(' '),
+);
 
+/** `methods`: any token (PUT, PATCH, PROPFIND...); TRACE and CONNECT are never served. */
 function parseMethod(arg: ArgNode): Result<Method, string> {
-  const found = METHODS.find((m) => m === arg.value);
-  if (found !== undefined) return ok(found);
+  const v = arg.value;
+  if (!isToken(v)) return err(`bad method "${v}": expected a token such as GET, PUT or PROPFIND`);
+  if (v === 'TRACE') return err('"TRACE" cannot be allowed: it would echo credentials back (RFC 9110 §9.3.8)');
+  if (v === 'CONNECT') return err('"CONNECT" cannot be allowed: this server does not tunnel (RFC 9110 §9.3.6)');
   // Method names are case-sensitive (RFC 9110 §9.1), so "get" is not GET.
-  const upper = METHODS.find((m) => m === arg.value.toUpperCase());
-  const hint = upper === undefined ? '' : ` (methods are case-sensitive: write ${upper})`;
-  return err(`unknown method "${arg.value}": expected GET, HEAD, POST or DELETE${hint}`);
+  const upper = v.toUpperCase();
+  if (upper !== v && REGISTERED_METHODS.has(upper)) {
+    return err(`unknown method "${v}": methods are case-sensitive, write ${upper}`);
+  }
+  return ok(v);
 }
 
 function parseDotfiles(arg: ArgNode): Result<boolean, string> {

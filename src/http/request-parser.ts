@@ -8,7 +8,6 @@
  */
 import {
   DEFAULT_LIMITS,
-  IMPLEMENTED_METHODS,
   type HeadLimits,
   type ParseError,
   type ParseErrorStatus,
@@ -354,9 +353,10 @@ function parseHead(b: Buffer, o: number, h: string, len: number, limits: HeadLim
     return lf - 1 > maxLine ? E_LINE_TOO_LONG : E_VERSION;
   }
   // 505 and 501 are answered once the whole head is known to be well-formed, so that a malformed head gets
-  // 400 however it was split across reads (a partial head can already fail on a bare CR or LF).
-  const refusal =
-    d1 !== 1 || d2 > 1 ? E_VERSION_UNSUPPORTED : IMPLEMENTED_METHODS.has(method) ? null : E_NOT_IMPLEMENTED;
+  // 400 however it was split across reads (a partial head can already fail on a bare CR or LF). Any other
+  // method token is the router's to answer (501 where no location lists it), but CONNECT's authority-form target
+  // (§3.2.3) names no resource here: this server does not tunnel.
+  const refusal = d1 !== 1 || d2 > 1 ? E_VERSION_UNSUPPORTED : method === 'CONNECT' ? E_NOT_IMPLEMENTED : null;
   const minor: 0 | 1 = d2 === 0 ? 0 : 1;
 
   // Header fields (RFC 9112 §5).

@@ -56,6 +56,7 @@ export const DEFAULT_LIMITS: HeadLimits = {
   maxHeaderCount: 100,
 };
 
-/** Methods this server implements; any other syntactically valid method is 501. OPTIONS answers 204 with Allow,
- *  TRACE is always 405 (it would echo credentials back, RFC 9110 §9.3.8). */
-export const IMPLEMENTED_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS', 'TRACE']);
+/** Methods every server recognizes, whatever its configuration says (RFC 9110 §9.1): OPTIONS answers 204 with
+ *  Allow, TRACE is always 405 (it would echo credentials back, §9.3.8). Any other token is recognized where a
+ *  location of the server lists it in `methods`, and is 501 elsewhere (router/dispatch.ts). */
+export const BUILTIN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS', 'TRACE']);

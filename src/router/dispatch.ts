@@ -7,7 +7,7 @@
  * segment starting with "." is hidden unless the location says `dotfiles allow`.
  */
 import type { LocationConfig, Method, ServerConfig } from '../config/types.js';
-import type { RequestHead } from '../http/request.js';
+import { BUILTIN_METHODS, type RequestHead } from '../http/request.js';
 import { headerLine, NO_BODY } from '../http/response.js';
 import { findScript, serveCgi } from '../handlers/cgi/index.js';
 import { serveDelete } from '../handlers/delete.js';
@@ -43,10 +43,12 @@ function bound<T>(handler: Handler<T>, target: T): (ex: Exchange) => BodyReceive
   return (ex) => handler(ex, target);
 }
 
-/** The order methods are listed in `Allow`. */
+/** The order built-in methods are listed in `Allow`; other written methods follow in the order written. */
 const METHOD_ORDER: readonly Method[] = ['GET', 'HEAD', 'POST', 'DELETE'];
 const READ_ONLY: ReadonlySet<Method> = new Set(['GET', 'HEAD']);
 const SCRIPT_DEFAULT: ReadonlySet<Method> = new Set(['GET', 'HEAD', 'POST']);
+/** What a file target answers: read, upload (POST) and delete; PUT, PATCH and the rest need a script. */
+const FILE_METHODS: ReadonlySet<Method> = new Set(['GET', 'HEAD', 'POST', 'DELETE']);
 
 /** The handler that answers with a fixed error status (and extra header lines). */
 const answerError: Handler<{ readonly status: number; readonly headers: string }> = (ex, t) => {
@@ -61,8 +63,9 @@ const notFound = answer(404);
 
 /**
  * The methods `loc` allows for a path that is (`script`) or is not a CGI script. GET allows HEAD, as NGINX's
- * limit_except does. Without `methods`: GET and HEAD, plus POST to scripts. A location with `cgi` never stores
- * or deletes files, so POST and DELETE there reach scripts only.
+ * limit_except does. Without `methods`: GET and HEAD, plus POST to scripts. A file answers only the methods it
+ * has a meaning for (FILE_METHODS); a location with `cgi` never stores or deletes files, so there POST, DELETE
+ * and the rest reach scripts only.
  */
 export function allowedMethods(loc: LocationConfig, script: boolean): ReadonlySet<Method> {
   const written = loc.methods;
@@ -70,7 +73,10 @@ export function allowedMethods(loc: LocationConfig, script: boolean): ReadonlySe
   if (written === null) set = script ? SCRIPT_DEFAULT : READ_ONLY;
   else if (written.has('GET') && !written.has('HEAD')) set = new Set([...written, 'HEAD']);
   else set = written;
-  if (loc.cgi.size > 0 && !script) set = new Set([...set].filter((m) => READ_ONLY.has(m)));
+  if (!script) {
+    const files = loc.cgi.size > 0 ? READ_ONLY : FILE_METHODS;
+    set = new Set([...set].filter((m) => files.has(m)));
+  }
   return set;
 }
 
@@ -81,7 +87,24 @@ function allows(allowed: ReadonlySet<string>, method: string): boolean {
 
 /** The `Allow` header value (RFC 9110 §10.2.1) for a set of allowed methods; OPTIONS is always answered. */
 export function allowValue(allowed: ReadonlySet<Method>): string {
-  return [...METHOD_ORDER.filter((m) => allowed.has(m)), 'OPTIONS'].join(', ');
+  const others = [...allowed].filter((m) => !METHOD_ORDER.includes(m) && m !== 'OPTIONS');
+  return [...METHOD_ORDER.filter((m) => allowed.has(m)), ...others, 'OPTIONS'].join(', ');
+}
+
+/** Each server's recognized methods, computed once per configuration object. */
+const recognized = new WeakMap<ServerConfig, ReadonlySet<Method>>();
+
+/**
+ * The methods `server` recognizes (RFC 9110 §9.1): the built-in ones and every one a location lists in
+ * `methods`. Another token is 501 (§15.6.2); a recognized one that the target does not allow is 405.
+ */
+export function recognizedMethods(server: ServerConfig): ReadonlySet<Method> {
+  let set = recognized.get(server);
+  if (set === undefined) {
+    set = new Set([...BUILTIN_METHODS, ...server.locations.flatMap((l) => [...(l.methods ?? [])])]);
+    recognized.set(server, set);
+  }
+  return set;
 }
 
 /** 204 with `Allow`: the answer to OPTIONS (RFC 9110 §9.3.7). */
@@ -265,7 +288,7 @@ export function plan(head: RequestHead, server: ServerConfig, conn: ConnInfo = N
     if (t === null || t.kind === 'found') {
       if (t !== null) state.uri = t.uri;
       const index = indexFor(loc, state.uri, head.method);
-      if (index === null) return finish(headFor(head, state, normal.value), loc, state.uri);
+      if (index === null) return finish(headFor(head, state, normal.value), server, loc, state.uri);
       // nginx's index module: an internal redirect, method and body kept, that starts over at the server's rewrites.
       state.uri = index;
       serverPhase = true;
@@ -335,19 +358,12 @@ function loopError(head: RequestHead): (ex: Exchange) => BodyReceiver | null {
 }
 
 /** The handler for a request in its location: methods, redirects, CGI, then the file handlers. */
-function finish(head: RequestHead, loc: LocationConfig, path: string): Plan {
+function finish(head: RequestHead, server: ServerConfig, loc: LocationConfig, path: string): Plan {
   const method = head.method;
   const route = (run: (ex: Exchange) => BodyReceiver | null): Plan => ({ location: loc, path, head, run });
   if (!loc.dotfiles && hiddenPath(loc, path)) return route(notFound);
-  if (loc.redirect !== null) {
-    // A redirect answers every method unless `methods` limits it (NGINX's `return` does the same).
-    if (loc.methods !== null && method !== 'OPTIONS' && !allows(allowedMethods(loc, false), method)) {
-      return route(answer(405, headerLine('Allow', allowValue(allowedMethods(loc, false)))));
-    }
-    return route(bound(answerRedirect, loc.redirect));
-  }
   if (loc.proxy !== null) {
-    // Every method goes upstream (OPTIONS too), unless `methods` limits them.
+    // Every method goes upstream (OPTIONS and tokens no location lists too), unless `methods` limits them.
     const written = allowedMethods(loc, true);
     // TRACE would echo credentials back (RFC 9110 §9.3.8): refused here as everywhere.
     if (method === 'TRACE' || (loc.methods !== null && method !== 'OPTIONS' && !allows(written, method))) {
@@ -355,25 +371,31 @@ function finish(head: RequestHead, loc: LocationConfig, path: string): Plan {
     }
     return route(bound(serveProxy, loc.proxy));
   }
+  // A method no location of this server knows is not implemented (RFC 9110 §15.6.2), wherever it is sent.
+  if (!recognizedMethods(server).has(method)) return route(answer(501));
+  if (loc.redirect !== null) {
+    // A redirect answers every method unless `methods` limits it (NGINX's `return` does the same).
+    const written = allowedMethods(loc, true);
+    if (loc.methods !== null && method !== 'OPTIONS' && !allows(written, method)) {
+      return route(answer(405, headerLine('Allow', allowValue(written))));
+    }
+    return route(bound(answerRedirect, loc.redirect));
+  }
   const root = loc.root;
   const script = root !== null && loc.cgi.size > 0 ? findScript(loc, root, path) : null;
   const allowed = allowedMethods(loc, script !== null);
-  if (method === 'OPTIONS') return route(options(allowValue(allowed)));
+  // OPTIONS is answered here, unless `methods` hands it to the scripts (a CORS preflight, say).
+  if (method === 'OPTIONS' && !(script !== null && allows(allowed, method))) {
+    return route(options(allowValue(allowed)));
+  }
   if (!allows(allowed, method)) return route(answer(405, headerLine('Allow', allowValue(allowed))));
   if (loc.status) return route(bound(serveStatus, null));
   if (loc.metrics) return route(bound(serveMetrics, null));
   if (root === null) return route(notFound);
   if (script !== null) return route(bound(serveCgi, script));
   const target = { root, file: fileFor(loc, root, path) };
-  switch (method) {
-    case 'GET':
-    case 'HEAD':
-      return route(bound(serveStatic, target));
-    case 'POST':
-      return route(bound(serveUpload, target));
-    case 'DELETE':
-      return route(bound(serveDelete, target));
-    default:
-      return route(answer(501));
-  }
+  // allowedMethods left a file target only FILE_METHODS.
+  if (method === 'POST') return route(bound(serveUpload, target));
+  if (method === 'DELETE') return route(bound(serveDelete, target));
+  return route(bound(serveStatic, target));
 }

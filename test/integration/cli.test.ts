@@ -141,9 +141,9 @@ describe('-t, -h, -v', () => {
       /:4:12: .*files/,
     ],
     [
-      'an unknown method',
-      'server {\n  host 127.0.0.1\n  port 8080\n  location / {\n    methods GET FETCH\n    root /tmp\n  }\n}\n',
-      /:5:17: .*FETCH/,
+      'a method that is not a token',
+      'server {\n  host 127.0.0.1\n  port 8080\n  location / {\n    methods GET FE(CH\n    root /tmp\n  }\n}\n',
+      /:5:17: .*FE\(CH/,
     ],
     [
       'the same port twice',

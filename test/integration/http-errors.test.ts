@@ -321,18 +321,8 @@ describe('414, 431: limits of the head', () => {
 });
 
 describe('501, 505', () => {
-  test('BREW: 501', async () => {
-    await expectBoth(`BREW / HTTP/1.1\r\n${H}\r\n`, 501);
-  });
-
-  test('methods are case-sensitive: "get" is not GET (501)', async () => {
-    await expectError(portA, `get /a.txt HTTP/1.1\r\n${H}\r\n`, 501);
-  });
-
-  test('PUT, PATCH, CONNECT are not implemented: 501', async () => {
-    await expectError(portA, `PUT /up/x HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`, 501);
-    await expectError(portA, `PATCH /up/x HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`, 501);
-    await expectError(portA, `CONNECT localhost:443 HTTP/1.1\r\n${H}\r\n`, 501);
+  test('CONNECT is not implemented (this server does not tunnel): 501 and close', async () => {
+    await expectBoth(`CONNECT localhost:443 HTTP/1.1\r\n${H}\r\n`, 501);
   });
 
   test('HTTP/2.0: 505', async () => {
@@ -372,6 +362,33 @@ describe('errors that keep the connection', () => {
         const ok = await c.read();
         assert.equal(ok.status, 200);
         assert.equal(ok.body.toString(), 'AAA\n');
+      } finally {
+        c.close();
+      }
+    }
+  });
+
+  test('a method no location lists (BREW, PUT, PATCH, lower-case get) is 501 with the error page, kept open', async () => {
+    for (const port of [portA, portB]) {
+      const c = await RawClient.connect(port);
+      try {
+        for (const wire of [
+          `BREW / HTTP/1.1\r\n${H}\r\n`,
+          `get /a.txt HTTP/1.1\r\n${H}\r\n`, // methods are case-sensitive (RFC 9110 §9.1)
+          `PUT /up/x HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc`,
+          `PATCH /up/x HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
+        ]) {
+          c.send(wire);
+          const r = await c.read();
+          assert.equal(r.status, 501, wire);
+          assert.equal(r.reason, 'Not Implemented');
+          assert.equal(r.header('connection'), 'keep-alive');
+          if (port === portA) assert.equal(r.body.toString(), customPage(501));
+          else assert.match(r.body.toString(), /<title>501 Not Implemented<\/title>/);
+        }
+        c.send(`GET /a.txt HTTP/1.1\r\n${H}\r\n`);
+        assert.equal((await c.read()).body.toString(), 'AAA\n', 'the bodies were read past, not taken as requests');
+        assert.equal(fs.existsSync(path.join(srv.dir, 'up/x')), false);
       } finally {
         c.close();
       }

@@ -181,6 +181,18 @@ describe('config: nothing uploaded can run', () => {
     );
   });
 
+  it("a root inherited from the server counts: uploads and scripts both under the server's root", () => {
+    const r = check(
+      `server { host 127.0.0.1; port 80; root www\nlocation /up { methods GET POST }\n` +
+        `location /cgi { cgi .py ${INTERP} }\n}`,
+    );
+    assert.equal(r.ok, false);
+    assert.match(
+      messages(r)[0] ?? '',
+      /^3:1 location "\/cgi" runs CGI scripts from .*\/www, which overlaps the upload root/,
+    );
+  });
+
   it('read-only and DELETE-only locations may share a CGI root; a CGI location with POST stores nothing', () => {
     const { config, errors } = runnable(
       `server { host 127.0.0.1; port 80\nlocation / { root www }\nlocation /d { methods GET DELETE\nroot www }\n` +

@@ -338,6 +338,37 @@ describe('config: valid files', () => {
   });
 });
 
+describe("config: the server's root (nginx's meaning)", () => {
+  const cfg = (body: string): ServerConfig => server(`server {\n  listen 8080\n${body}\n}\n`);
+  const where = (s: ServerConfig): string[] =>
+    s.locations.map((l) => `${l.path} ${l.root === null ? '-' : path.relative(FIX, l.root)} [${l.mapPrefix}]`);
+
+  it('locations without a root inherit it with the whole URI; a location / is added for the rest', () => {
+    const s = cfg('  root www\n  location /img { }\n  location /own { root pics }\n  location ~ \\.txt$ { }');
+    assert.deepEqual(where(s), ['/img www []', '/own pics [/own]', '\\.txt$ www []', '/ www []']);
+  });
+
+  it('no location / is added where one is written; redirects, proxies and reports take no root', () => {
+    const s = cfg(
+      '  root www\n  location / { }\n  location /r { redirect /x }\n  location /p { proxy_pass http://127.0.0.1:9 }\n' +
+        '  location /s { status on }',
+    );
+    assert.deepEqual(where(s), ['/ www []', '/r - [/r]', '/p - [/p]', '/s - [/s]']);
+  });
+
+  it('alias is the location root; both in one location is an error, as is a location with nothing to serve', () => {
+    assert.deepEqual(where(cfg('  location /a { alias pics }')), ['/a pics [/a]']);
+    assert.equal(
+      firstError(loc('    root .\n    alias www')),
+      '6:5 "root" and "alias" are the same directive here: keep one',
+    );
+    assert.equal(
+      firstError(srv('  location /empty { }')),
+      '4:3 location "/empty" has nothing to serve: it needs "root", "redirect", "proxy_pass", "status on" or "metrics on"',
+    );
+  });
+});
+
 describe('config: rejected files (first error: line, column, message)', () => {
   it('reports a file that cannot be read at 1:1', () => {
     const missing = path.join(FIX, 'no-such.conf');
@@ -374,8 +405,8 @@ describe('config: rejected files (first error: line, column, message)', () => {
 
   it('suggests a directive of another block when that is the near one', () => {
     assert.equal(
-      firstError(srv('  rooot ./www')),
-      '4:3 unknown directive "rooot" in server block; did you mean "root" (a location directive)?',
+      firstError(srv('  defualt_file x')),
+      '4:3 unknown directive "defualt_file" in server block; did you mean "default_file" (a location directive)?',
     );
   });
 
@@ -402,8 +433,8 @@ describe('config: rejected files (first error: line, column, message)', () => {
 
   it('names the right block for a misplaced directive', () => {
     assert.equal(
-      firstError(srv('  root ./www')),
-      '4:3 "root" is not allowed in a server block; it belongs in a location block',
+      firstError(srv('  cgi .py /usr/bin/python3')),
+      '4:3 "cgi" is not allowed in a server block; it belongs in a location block',
     );
     assert.equal(
       firstError(loc('    root .\n    port 80')),
@@ -510,14 +541,24 @@ describe('config: rejected files (first error: line, column, message)', () => {
     );
   });
 
-  it('rejects unknown methods, with a hint for lower case', () => {
+  it('takes any method token, and refuses non-tokens, TRACE, CONNECT and a lower-case registered method', () => {
+    const written = server(loc('    root .\n    methods GET PUT PATCH PROPFIND X-Sync')).locations[0]?.methods;
+    assert.deepEqual([...(written ?? [])], ['GET', 'PUT', 'PATCH', 'PROPFIND', 'X-Sync']);
     assert.equal(
-      firstError(loc('    root .\n    methods GET PUT')),
-      '6:17 unknown method "PUT": expected GET, HEAD, POST or DELETE',
+      firstError(loc('    root .\n    methods GET P@T')),
+      '6:17 bad method "P@T": expected a token such as GET, PUT or PROPFIND',
     );
     assert.equal(
-      firstError(loc('    root .\n    methods get')),
-      '6:13 unknown method "get": expected GET, HEAD, POST or DELETE (methods are case-sensitive: write GET)',
+      firstError(loc('    root .\n    methods TRACE')),
+      '6:13 "TRACE" cannot be allowed: it would echo credentials back (RFC 9110 §9.3.8)',
+    );
+    assert.equal(
+      firstError(loc('    root .\n    methods CONNECT')),
+      '6:13 "CONNECT" cannot be allowed: this server does not tunnel (RFC 9110 §9.3.6)',
+    );
+    assert.equal(
+      firstError(loc('    root .\n    methods put')),
+      '6:13 unknown method "put": methods are case-sensitive, write PUT',
     );
   });
 

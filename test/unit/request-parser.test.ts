@@ -162,11 +162,11 @@ describe('HeadParser: request line (RFC 9112 §3)', () => {
     assert.equal(status('GE\x00T / HTTP/1.1\r\nHost: h\r\n\r\n'), 400);
   });
 
-  it('answers 501 to a valid method the server does not implement', () => {
-    assert.equal(status('PATCH / HTTP/1.1\r\nHost: h\r\n\r\n'), 501);
-    assert.equal(status('get / HTTP/1.1\r\nHost: h\r\n\r\n'), 501); // methods are case-sensitive
+  it('answers 501 to CONNECT and leaves every other method token to the router', () => {
     assert.equal(status('CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n'), 501);
-    assert.equal(status("X-M!#$%&'*+-.^_`|~ / HTTP/1.1\r\nHost: h\r\n\r\n"), 501);
+    for (const m of ['PATCH', 'get', 'PROPFIND', "X-M!#$%&'*+-.^_`|~"]) {
+      assert.equal(head(`${m} / HTTP/1.1\r\nHost: h\r\n\r\n`).method, m); // case kept (RFC 9110 §9.1)
+    }
   });
 
   it('accepts visible ASCII in the target and rejects other bytes and #', () => {
@@ -606,6 +606,7 @@ describe('HeadParser: pipelining and incremental input', () => {
       'GET http://a.b/c?d HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 12\r\n\r\n',
       '\r\nDELETE /x HTTP/1.1\r\nHost: [::1]\r\n\r\n',
       'GET /v HTTP/2.0\r\nHost: h\r\n\r\n',
+      'CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n',
     ];
     const pieces = [
       'GET',
