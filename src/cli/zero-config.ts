@@ -31,13 +31,13 @@ export function zeroConfig(flags: ZeroConfigFlags, cwd: string): Result<ZeroConf
   const root = path.resolve(cwd, flags.dir);
   const address = flags.address ?? ZERO_CONFIG_ADDRESS;
   const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
-  const words = [word(root), word(`${host}:${flags.port ?? ZERO_CONFIG_PORT}`), word(path.join(root, 'index.html'))];
-  const [r, listen, index] = words.map((w) => (w.ok ? w.value : ''));
+  const words = [word(root), word(`${host}:${flags.port ?? ZERO_CONFIG_PORT}`)];
+  const [r, listen] = words.map((w) => (w.ok ? w.value : ''));
   for (const w of words) if (!w.ok) return w;
   const lines = ['# localhost zero-config mode', 'server {', `  listen ${listen ?? ''}`];
-  // A single-page app's deep links get the app: its index.html as the 404 page (try_files is issue 17's).
-  if (flags.spa) lines.push(`  error_page 404 ${index ?? ''}`);
   lines.push('  location / {', `    root ${r ?? ''}`, '    default_file index.html');
+  // A single-page app's deep links get the app, with status 200 (nginx's idiom).
+  if (flags.spa) lines.push('    try_files $uri $uri/ /index.html');
   if (flags.listing) lines.push('    directory_listing on');
   if (flags.upload) lines.push('    methods GET POST DELETE');
   for (const [ext, interpreter] of flags.cgi) {

@@ -256,6 +256,8 @@ export function plan(head: RequestHead, server: ServerConfig, conn: ConnInfo = N
     run,
   });
   let serverPhase = true;
+  // Set once a try_files fallback redirected the request: its target is not the one the client named.
+  let fallback = false;
   for (let cycle = 0; ; cycle++) {
     if (cycle >= MAX_CYCLES) return early(loopError(head));
     if (serverPhase) {
@@ -288,7 +290,7 @@ export function plan(head: RequestHead, server: ServerConfig, conn: ConnInfo = N
     if (t === null || t.kind === 'found') {
       if (t !== null) state.uri = t.uri;
       const index = indexFor(loc, state.uri, head.method);
-      if (index === null) return finish(headFor(head, state, normal.value), server, loc, state.uri);
+      if (index === null) return finish(headFor(head, state, normal.value), server, loc, state.uri, fallback);
       // nginx's index module: an internal redirect, method and body kept, that starts over at the server's rewrites.
       state.uri = index;
       serverPhase = true;
@@ -300,6 +302,7 @@ export function plan(head: RequestHead, server: ServerConfig, conn: ConnInfo = N
     if (clean === null) return early(badRequest);
     state.uri = clean;
     if (q >= 0) state.args = t.target.slice(q + 1);
+    fallback = true;
     serverPhase = true; // an internal redirect runs the server's rewrites again, as in nginx
   }
 }
@@ -358,7 +361,7 @@ function loopError(head: RequestHead): (ex: Exchange) => BodyReceiver | null {
 }
 
 /** The handler for a request in its location: methods, redirects, CGI, then the file handlers. */
-function finish(head: RequestHead, server: ServerConfig, loc: LocationConfig, path: string): Plan {
+function finish(head: RequestHead, server: ServerConfig, loc: LocationConfig, path: string, fallback: boolean): Plan {
   const method = head.method;
   const route = (run: (ex: Exchange) => BodyReceiver | null): Plan => ({ location: loc, path, head, run });
   if (!loc.dotfiles && hiddenPath(loc, path)) return route(notFound);
@@ -383,7 +386,10 @@ function finish(head: RequestHead, server: ServerConfig, loc: LocationConfig, pa
   }
   const root = loc.root;
   const script = root !== null && loc.cgi.size > 0 ? findScript(loc, root, path) : null;
-  const allowed = allowedMethods(loc, script !== null);
+  let allowed = allowedMethods(loc, script !== null);
+  // A try_files fallback (`/index.html` of a single-page app) is not the file the client named: an upload or a
+  // DELETE sent to a missing path must not land on it. Scripts (a front controller) still get every method.
+  if (fallback && script === null) allowed = new Set([...allowed].filter((m) => READ_ONLY.has(m)));
   // OPTIONS is answered here, unless `methods` hands it to the scripts (a CORS preflight, say).
   if (method === 'OPTIONS' && !(script !== null && allows(allowed, method))) {
     return route(options(allowValue(allowed)));

@@ -5,8 +5,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { startServer, type RunningServer } from '../helpers/server.js';
-import { get, rawRequest } from '../helpers/http.js';
+import { get, rawRequest, type RawResponse } from '../helpers/http.js';
 import { until } from '../helpers/wait.js';
 
 const PY = process.env['PYTHON'] ?? '/usr/bin/python3';
@@ -62,6 +64,11 @@ const CONFIG = `server {
     default_file index.html
     try_files $uri $uri/ /app/index.html
   }
+  location /drop {
+    root {DIR}/www/drop
+    methods GET POST DELETE
+    try_files $uri /drop/index.html
+  }
   location /assets {
     root {DIR}/www/assets
     try_files $uri =404
@@ -113,6 +120,8 @@ const FILES: Record<string, string> = {
   'www/errors/gone.html': 'gone page\n',
   'www/images/logo.txt': 'logo\n',
   'www/app/index.html': 'spa\n',
+  'www/drop/index.html': 'drop index\n',
+  'www/drop/old.txt': 'old\n',
   'www/app/main.js': 'js\n',
   'www/app/sub/index.html': 'sub\n',
   'www/assets/app.css': 'css\n',
@@ -243,6 +252,21 @@ describe('try_files', () => {
     const d = await get(srv.port, '/app/sub/');
     assert.equal(d.status, 200);
     assert.equal(body(d), 'sub\n');
+  });
+  test('a fallback that is a file takes no upload or DELETE (405, index.html untouched); a found file does', async () => {
+    const send = (m: string, p: string, data = ''): Promise<RawResponse> =>
+      rawRequest(
+        srv.port,
+        `${m} ${p} HTTP/1.1\r\nHost: site.test\r\nContent-Length: ${data.length}\r\nConnection: close\r\n\r\n${data}`,
+      );
+    const post = await send('POST', '/drop/new/deep.txt', 'overwrite?');
+    assert.equal(post.status, 405);
+    assert.equal(post.header('allow'), 'GET, HEAD, OPTIONS');
+    assert.equal((await send('DELETE', '/drop/missing.txt')).status, 405);
+    const index = path.join(srv.dir, 'www/drop/index.html');
+    assert.equal(fs.readFileSync(index, 'utf8'), 'drop index\n');
+    assert.equal((await send('DELETE', '/drop/old.txt')).status, 204, 'a file try_files found is its own target');
+    assert.equal(fs.existsSync(path.join(srv.dir, 'www/drop/old.txt')), false);
   });
   test('=404 for a missing asset, the file when it exists', async () => {
     assert.equal((await get(srv.port, '/assets/missing.js')).status, 404);

@@ -82,8 +82,11 @@ describe('at start', () => {
     const file = write('five.conf', broken());
     const p = start([file]);
     try {
+      // The bind failure is reported when the listen call fails, which may come after the other servers' lines.
       await until(
-        () => /listening on 127\.0\.0\.1:\d+[^\n]*\n[^]*listening on/.test(p.out()) || p.proc.exitCode !== null,
+        () =>
+          (/listening on 127\.0\.0\.1:\d+[^\n]*\n[^]*listening on/.test(p.out()) && /EADDRINUSE/.test(p.out())) ||
+          p.proc.exitCode !== null,
         'start-up',
         10_000,
       );

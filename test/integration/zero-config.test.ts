@@ -154,11 +154,12 @@ test('--cgi .py=python3 runs scripts; --upload beside it is refused', async () =
   assert.match(missing.stderr, /\(command line\):\d+:\d+: interpreter "no-such-interpreter-here" not found/);
 });
 
-test('--spa: a path that is no file gets index.html', async () => {
+test('--spa: a path that is no file gets index.html, with status 200', async () => {
   const port = await freePort();
   const s = await start([site, '-p', String(port), '--spa']);
   try {
     const deep = await get(port, '/app/route/42');
+    assert.equal(deep.status, 200);
     assert.equal(deep.body.toString(), '<h1>zero</h1>\n');
     assert.equal((await get(port, '/docs/a.txt')).body.toString(), 'a\n');
   } finally {
