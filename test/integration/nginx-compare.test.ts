@@ -57,7 +57,8 @@ const E = etagOf(S);
 const OTHER = '"60406abf-1"';
 
 interface Case {
-  readonly method?: 'GET' | 'HEAD';
+  /** GET when absent; a method other than GET and HEAD is sent with an empty body. */
+  readonly method?: string;
   readonly path: string;
   readonly headers?: Readonly<Record<string, string>>;
 }
@@ -202,9 +203,14 @@ function send(port: number, c: Case): Promise<RawResponse> {
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
   const method = c.method ?? 'GET';
-  return rawRequest(port, `${method} ${c.path} HTTP/1.1\r\nHost: localhost\r\n${extra}Connection: close\r\n\r\n`, {
-    head: method === 'HEAD',
-  });
+  const body = method === 'GET' || method === 'HEAD' ? '' : 'Content-Length: 0\r\n';
+  return rawRequest(
+    port,
+    `${method} ${c.path} HTTP/1.1\r\nHost: localhost\r\n${extra}${body}Connection: close\r\n\r\n`,
+    {
+      head: method === 'HEAD',
+    },
+  );
 }
 
 let srv: RunningServer | undefined;
@@ -564,6 +570,130 @@ describe('routing compared with nginx', { skip: SKIP }, () => {
       if (x.status === 200 && c.method !== 'HEAD') problems.push(...bodyDifference(name, x, y));
     }
     for (const r of rows) t.diagnostic(r);
+    assert.deepEqual(problems, []);
+  });
+});
+
+// The server's root with prefix locations (issue 17): there `root` means the same to both, so the locations here
+// are prefix, `^~`, exact and regex ones that set none of their own; with try_files, add_header inheritance,
+// expires, index, path normalisation and the methods a file answers.
+const PREFIX_SERVERS = `server {
+  listen 127.0.0.1:{PORT};
+  server_name localhost;
+  root {DIR}/www;
+  index index.html;
+  add_header X-Server on;
+  location /docs {
+    add_header X-Docs yes;
+  }
+  location /app/ {
+    try_files $uri $uri/ /app/index.html;
+  }
+  location ^~ /img/ {
+    expires 1d;
+  }
+  location ~ \\.txt$ {
+    add_header X-Txt yes;
+  }
+  location = /only {
+    try_files /page.html =404;
+  }
+  location /fc {
+    try_files $uri /fc.html?from=$uri;
+  }
+  location /shop {
+    try_files $uri $uri/ =410;
+  }
+}
+`;
+
+const PREFIX_FILES: Record<string, string> = {
+  'www/index.html': 'home\n',
+  'www/page.html': 'page\n',
+  'www/notes.txt': 'notes\n',
+  'www/fc.html': 'front\n',
+  'www/docs/index.html': 'docs\n',
+  'www/docs/a.txt': 'docs a\n',
+  'www/docs/guide.html': 'guide\n',
+  'www/app/index.html': 'app\n',
+  'www/app/main.js': 'main\n',
+  'www/img/a.txt': 'img a\n',
+  'www/img/logo.svg': '<svg/>\n',
+  'www/sub/index.html': 'sub\n',
+  'www/sub/deep/file.txt': 'deep\n',
+  'www/shop/cart.html': 'cart\n',
+  'www/shop/list/index.html': 'list\n',
+};
+
+const PREFIX_CASES: readonly Case[] = [
+  ...['/', '/page.html', '/page.html?x=1', '/missing', '/notes.txt', '/NOTES.TXT', '/fc.html'].map((p) => ({
+    path: p,
+  })),
+  ...['/docs', '/docs/', '/docs/a.txt', '/docs/guide.html', '/docs/nope', '/docsx'].map((p) => ({ path: p })),
+  ...['/app', '/app/', '/app/main.js', '/app/users/1', '/app/a/b?x=1', '/appx'].map((p) => ({ path: p })),
+  ...['/img/a.txt', '/img/logo.svg', '/img/', '/img/none.svg'].map((p) => ({ path: p })),
+  ...['/only', '/only/', '/fc/x', '/fc', '/fc/x?y=2'].map((p) => ({ path: p })),
+  ...['/shop/cart.html', '/shop/list', '/shop/list/', '/shop/none'].map((p) => ({ path: p })),
+  ...['/sub', '/sub/', '/sub/deep/file.txt', '/sub/deep/', '/%70age.html', '/docs/../page.html', '/./page.html'].map(
+    (p) => ({ path: p }),
+  ),
+  ...['/', '/app/users/1', '/img/a.txt', '/docs/a.txt'].map((p): Case => ({ method: 'HEAD', path: p })),
+  ...['OPTIONS', 'PUT', 'PATCH'].flatMap((m) =>
+    ['/page.html', '/app/users/1'].map((p): Case => ({ method: m, path: p })),
+  ),
+  ...['POST', 'DELETE'].flatMap((m) =>
+    ['/page.html', '/app/users/1', '/docs/'].map((p): Case => ({ method: m, path: p })),
+  ),
+];
+
+/** Where the two differ on purpose in PREFIX_CASES, with the reason (README "Behaviour" and "Routing"). */
+const PREFIX_KNOWN: ReadonlyMap<string, Known> = new Map([
+  ...['/page.html', '/app/users/1'].map((p): [string, Known] => [
+    `OPTIONS ${p}`,
+    {
+      ours: 204,
+      nginx: 405,
+      why: 'RFC 9110 §9.3.7: OPTIONS asks "for information about the communication options available for the target resource"; we answer with Allow (nginx\'s static module refuses every method but GET, HEAD and POST)',
+    },
+  ]),
+  ...['PUT', 'PATCH'].flatMap((m) =>
+    ['/page.html', '/app/users/1'].map((p): [string, Known] => [
+      `${m} ${p}`,
+      {
+        ours: 501,
+        nginx: 405,
+        why: 'RFC 9110 §9.1: "An origin server that receives a request method that is unrecognized or not implemented SHOULD respond with the 501 (Not Implemented) status code"; no location of this server lists PUT or PATCH (where one does, the others answer 405)',
+      },
+    ]),
+  ),
+]);
+
+describe("the server's root and prefix locations compared with nginx", { skip: SKIP }, () => {
+  const servers = sideBySide(PREFIX_SERVERS, PREFIX_FILES);
+  test(`${PREFIX_CASES.length} requests: the same Status, Location, headers and body as nginx`, async (t) => {
+    const [a, b] = servers();
+    const problems: string[] = [];
+    for (const c of PREFIX_CASES) {
+      const name = nameOf(c);
+      const x = await send(a.port, c);
+      const y = await send(b.port, c);
+      t.diagnostic(`${name}: ${x.status} ${y.status}`);
+      const known = PREFIX_KNOWN.get(name);
+      if (known !== undefined) {
+        if (x.status !== known.ours || y.status !== known.nginx)
+          problems.push(
+            `${name}: documented as ours ${known.ours} / nginx ${known.nginx}, got ${x.status} / ${y.status}`,
+          );
+        continue;
+      }
+      problems.push(...differences(name, x, y, [a.port, b.port]));
+      if (x.status !== y.status) continue;
+      for (const f of ['x-server', 'x-docs', 'x-txt', 'cache-control']) {
+        if (x.header(f) !== y.header(f))
+          problems.push(`${name}: ${f} ours ${String(x.header(f))}, nginx ${String(y.header(f))}`);
+      }
+      if (x.status === 200 && c.method === undefined) problems.push(...bodyDifference(name, x, y));
+    }
     assert.deepEqual(problems, []);
   });
 });
