@@ -189,7 +189,7 @@ function serveEncoded(
   vary: string,
 ): void {
   const mime = mimeOf(ex);
-  const variant = `${coding} ${level}${mime.key}`;
+  const variant = `${coding} ${level}${mime.key}${confinedFor(ex, root)}`;
   const hit = encodedCache.get(path, variant, st);
   if (hit !== undefined) {
     if (hit.value !== null) answer(ex, hit.value, -1, vary);
@@ -256,6 +256,15 @@ function readWhole(fd: number, size: number): Buffer | null {
   return off === size ? data : null;
 }
 
+/**
+ * The part of a cache key that says under which root and symlink policy the entry passed refuseUnconfined: a file
+ * served where `disable_symlinks off` follows a link out of the root must not be served from the cache where the
+ * link is refused (another location or server over the same files).
+ */
+function confinedFor(ex: Exchange, root: string): string {
+  return '\0' + (ex.location?.symlinks ?? 'inside-root') + '\0' + root;
+}
+
 /** A file as it is on disk (the identity, or a sibling sent with its coding): cached, or opened now. */
 function serveRepresentation(
   ex: Exchange,
@@ -281,9 +290,10 @@ function openRepresentation(
   encoding: string | null,
 ): { meta: FileMeta; fd: number } | null {
   // The same .gz file is one representation when asked for by name and another when negotiated: separate entries;
-  // and one per types table that serves it (its Content-Type is in the entry's headers).
+  // one per types table that serves it (its Content-Type is in the entry's headers); and one per root and symlink
+  // policy, since a hit skips the confinement check that the entry's own request passed.
   const mime = mimeOf(ex);
-  const key = (encoding === null ? servedPath : servedPath + '\0' + encoding) + mime.key;
+  const key = (encoding === null ? servedPath : servedPath + '\0' + encoding) + mime.key + confinedFor(ex, root);
   const hit = cache.get(key);
   if (hit !== undefined && hit.data !== null && sameFile(hit, st)) return { meta: hit, fd: -1 };
   const refused = refuseUnconfined(ex, root, servedPath);

@@ -246,6 +246,11 @@ describe('hidden files, symlinks, error pages', () => {
   location /follow {
     root {DIR}/follow
     disable_symlinks off
+    gzip on
+  }
+  location /same {
+    root {DIR}/follow
+    gzip on
   }
   location /strict {
     root {DIR}/strict
@@ -263,6 +268,7 @@ describe('hidden files, symlinks, error pages', () => {
         'follow/.keep': '',
         'strict/real.txt': 'real\n',
         'outside.txt': 'OUTSIDE\n',
+        'outside-big.txt': 'OUTSIDE, and long enough to be worth compressing. '.repeat(40),
         'pages/404.html': '<h1>custom 404</h1>\n',
       },
     });
@@ -270,6 +276,7 @@ describe('hidden files, symlinks, error pages', () => {
     fs.symlinkSync(path.join(srv.dir, 'outside.txt'), path.join(srv.dir, 'www/out.txt'));
     fs.symlinkSync(path.join(srv.dir, 'www/shown.txt'), path.join(srv.dir, 'www/in.txt'));
     fs.symlinkSync(path.join(srv.dir, 'outside.txt'), path.join(srv.dir, 'follow/out.txt'));
+    fs.symlinkSync(path.join(srv.dir, 'outside-big.txt'), path.join(srv.dir, 'follow/big.txt'));
     fs.symlinkSync(path.join(srv.dir, 'strict/real.txt'), path.join(srv.dir, 'strict/in.txt'));
   });
   after(async () => {
@@ -313,6 +320,18 @@ describe('hidden files, symlinks, error pages', () => {
     assert.equal((await get(srv.port, '/follow/out.txt')).body.toString(), 'OUTSIDE\n');
     assert.equal((await get(srv.port, '/strict/in.txt')).status, 403);
     assert.equal((await get(srv.port, '/strict/real.txt')).body.toString(), 'real\n');
+  });
+
+  test('a file cached where links are followed is still refused where they are not (same files, both caches)', async () => {
+    assert.equal((await get(srv.port, '/follow/out.txt')).body.toString(), 'OUTSIDE\n');
+    assert.equal((await get(srv.port, '/same/out.txt')).status, 403, 'the small-file cache');
+    const gz = { 'Accept-Encoding': 'gzip' };
+    const followed = await get(srv.port, '/follow/big.txt', gz);
+    assert.equal(followed.status, 200);
+    assert.equal(followed.header('content-encoding'), 'gzip');
+    const refused = await get(srv.port, '/same/big.txt', gz);
+    assert.equal(refused.status, 403, 'the encoded-variant cache');
+    assert.ok(!refused.body.toString('latin1').includes('OUTSIDE'));
   });
 
   test('an error_page file deleted at run time: the built-in page, and one error-log line', async () => {
