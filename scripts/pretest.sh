@@ -24,10 +24,14 @@ declare -A NEED=(
   [testssl]=testssl.sh
   [systemd-analyze]=systemd
   [logrotate]=logrotate
+  # A file rather than a command: Debian's DokuWiki, served by the browser tests.
+  [/usr/share/dokuwiki/doku.php]=dokuwiki
 )
 missing=()
 for cmd in "${!NEED[@]}"; do
-  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
+  if [[ $cmd == /* ]]; then
+    [ -e "$cmd" ] || missing+=("${NEED[$cmd]}")
+  elif ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
     missing+=("${NEED[$cmd]}")
   fi
 done
