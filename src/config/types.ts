@@ -4,7 +4,15 @@
  */
 import type { SecureContext } from 'node:tls';
 
-import type { AddHeader, ErrorRedirect, Expires, LocationMatch, RewriteOp, TryFiles } from './routing-types.js';
+import type {
+  AddHeader,
+  ErrorRedirect,
+  Expires,
+  LocationMatch,
+  RewriteOp,
+  Template,
+  TryFiles,
+} from './routing-types.js';
 import type { AccessPolicy } from '../access/policy.js';
 import type { RealIpConfig } from '../access/realip.js';
 import type { ProxyConfig } from './proxy.js';
@@ -43,6 +51,12 @@ export interface LocationConfig {
   readonly methods: ReadonlySet<Method> | null;
   /** Absolute filesystem directory replacing the location prefix; null when absent. */
   readonly root: string | null;
+  /**
+   * `root` or `alias` with captures (`$1`…`$9`, regex locations only): `root` is then the directory before the
+   * first capture, which every expansion must stay inside. `whole`: the URI is appended (root); else the expansion
+   * is the file (alias, nginx's meaning). Null for a plain root.
+   */
+  readonly rootCaptures: { readonly template: Template; readonly whole: boolean } | null;
   /**
    * `index NAME...` (or `default_file NAME`), its own or else the server's: for a path ending in "/", the first
    * name that is a file there is served by an internal redirect (nginx's index module); a last name starting with

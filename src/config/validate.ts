@@ -40,6 +40,7 @@ import {
 } from './routing.js';
 import type { ErrorRedirect } from './routing-types.js';
 import { namePattern } from '../router/vhost.js';
+import { compileTemplate } from '../router/variables.js';
 import { NGINX_DIRECTIVES, unwrapNginx } from './nginx-shape.js';
 import {
   mergeHeaderSettings,
@@ -214,6 +215,8 @@ interface ServerDraft
   host: string | null;
   ports: number[];
   portPos: Map<number, SourcePos>;
+  /** Ports written in a `port ... default_server` directive. */
+  defaultPorts: Set<number>;
   /** From `listen` directives. */
   listens: Listen[];
   serverNames: string[];
@@ -272,8 +275,8 @@ type ValueParser<T> = (arg: ArgNode, ctx: Ctx, directive: string) => Result<T, s
 
 const LOCATION = new Map<string, Spec<LocationDraft>>([
   ['methods', many('METHOD...', parseMethod, (l, m) => void (l.methods ??= new Set()).add(m))],
-  ['root', one('DIR', parsePath, (l, v) => void (l.root = v))],
-  ['alias', one('DIR', parsePath, (l, v) => void (l.root = v))],
+  ['root', custom('DIR', 1, 1, false, (l, n, c) => applyRoot(l, n, c, true))],
+  ['alias', custom('DIR', 1, 1, false, (l, n, c) => applyRoot(l, n, c, false))],
   ['default_file', one('NAME', parseFileName, (l, v) => void (l.index ??= []).push(v))],
   ...contentSpecs<LocationDraft>(),
   ['directory_listing', one('on|off', parseSwitch, (l, v) => void (l.directoryListing = v))],
@@ -317,7 +320,7 @@ interface ProxyDraft {
 
 const SERVER = new Map<string, Spec<ServerDraft>>([
   ['host', one('ADDR', parseHost, (s, v) => void (s.host = v))],
-  ['port', many('N...', parsePort, addPort, true)],
+  ['port', custom('N... [default_server]', 1, Infinity, true, applyPort)],
   ['listen', custom('[ADDR:]PORT [ssl] [default_server] [backlog=N]', 1, 4, true, applyListen)],
   ['ssl_certificate', custom('PATH', 1, 1, false, (s, n, c) => void (s.tlsDraft.certificate = pathArg(n, c)))],
   ['ssl_certificate_key', custom('PATH', 1, 1, false, (s, n, c) => void (s.tlsDraft.key = pathArg(n, c)))],
@@ -813,6 +816,7 @@ function applyServer(main: MainDraft, node: DirectiveNode, mainCtx: Ctx): void {
     host: null,
     ports: [],
     portPos: new Map(),
+    defaultPorts: new Set(),
     listens: [],
     serverNames: [],
     root: null,
@@ -885,6 +889,7 @@ function newLocation(path: string, match: LocationDraft['match'], mapPrefix: str
     expires: null,
     methods: null,
     root: null,
+    rootCaptures: null,
     index: null,
     bodyLimit: null,
     bodyLimitPos: null,
@@ -947,11 +952,50 @@ function applyLocation(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
       '"root" and "alias" are the same directive here: keep one',
     );
   }
+  if (l.rootCaptures !== null && l.cgi.size > 0) {
+    report(ctx, node.pos, `location "${l.path}" runs CGI scripts: its root cannot use captures ($1...$9)`);
+  }
   const serves = ['root', 'alias', 'redirect', 'return', 'rewrite', 'try_files', 'proxy_pass'].some((d) => seen.has(d));
   // Without a root of its own it may still serve from its server's (read in full before this is decided).
   l.needsRoot = !serves && !l.status && !l.metrics && !hadUnknown;
   if (l.status && l.metrics) report(ctx, node.pos, `location "${l.path}" has both "status on" and "metrics on"`);
   s.locations.push(l);
+}
+
+/**
+ * A location's `root DIR` (`whole`) or `alias DIR`: a directory, or in a regex location a path with its captures
+ * (`alias /srv/users/$1`), confined to the directory before the first capture.
+ */
+function applyRoot(l: LocationDraft, node: DirectiveNode, ctx: Ctx, whole: boolean): void {
+  const arg = node.args[0];
+  if (arg === undefined) return; // arity was checked by the walker
+  if (!arg.value.includes('$')) {
+    l.root = path.resolve(ctx.dir, arg.value);
+    return;
+  }
+  const t = compileTemplate(arg.value);
+  if (!t.ok) {
+    report(ctx, arg.pos, t.error.message);
+    return;
+  }
+  const first = t.value.parts[0];
+  const problem =
+    l.match.kind !== 'regex'
+      ? 'captures ($1...$9) need a regex location (~ or ~*)'
+      : t.value.parts.some((p) => p.kind === 'var')
+        ? 'only captures ($1...$9) may be used here, no other variables'
+        : first?.kind !== 'text' || !first.text.includes('/')
+          ? 'the path must start with a directory before its first capture, as in /srv/users/$1'
+          : null;
+  if (problem !== null || first?.kind !== 'text') {
+    report(ctx, arg.pos, `bad "${node.name}" "${arg.value}": ${problem ?? ''}`);
+    return;
+  }
+  const cut = first.text.lastIndexOf('/');
+  const dir = path.resolve(ctx.dir, first.text.slice(0, cut + 1));
+  const parts = [{ kind: 'text' as const, text: dir + '/' + first.text.slice(cut + 1) }, ...t.value.parts.slice(1)];
+  l.root = dir;
+  l.rootCaptures = { template: { source: arg.value, parts }, whole };
 }
 
 /** `root DIR` in a server block: nginx's meaning, the whole URI appended (a location's own root keeps the seed's). */
@@ -1122,6 +1166,19 @@ function applyListen(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
     return;
   }
   s.listens.push({ host, port, backlog, ssl, defaultServer, pos: addrArg.pos });
+}
+
+/** `port N... [default_server]`: the seed's form, with nginx's `default_server` for every port it lists. */
+function applyPort(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
+  const last = node.args.at(-1);
+  const isDefault = last?.value === 'default_server' && node.args.length > 1;
+  const ports = isDefault ? node.args.slice(0, -1) : node.args;
+  for (const arg of ports) {
+    const v = parsePort(arg);
+    const problem = v.ok ? addPort(s, v.value, arg) : v.error;
+    if (problem !== undefined) report(ctx, arg.pos, problem);
+    else if (v.ok && isDefault) s.defaultPorts.add(v.value);
+  }
 }
 
 function addPort(s: ServerDraft, port: number, arg: ArgNode): string | undefined {
@@ -1448,7 +1505,14 @@ function listensOf(s: ServerDraft): Listen[] {
     for (const port of s.ports) {
       const pos = s.portPos.get(port) ?? s.pos;
       if (!s.listens.some((l) => l.host === s.host && l.port === port))
-        fromPorts.push({ host: s.host, port, backlog: DEFAULTS.backlog, ssl: false, defaultServer: false, pos });
+        fromPorts.push({
+          host: s.host,
+          port,
+          backlog: DEFAULTS.backlog,
+          ssl: false,
+          defaultServer: s.defaultPorts.has(port),
+          pos,
+        });
     }
   }
   return [...fromPorts, ...s.listens];
@@ -1623,6 +1687,7 @@ function freezeLocation(
     path: l.path,
     methods: l.methods,
     root: l.root,
+    rootCaptures: l.rootCaptures,
     index: l.index ?? s.index ?? [],
     bodyLimit: l.bodyLimit ?? s.bodyLimit ?? DEFAULTS.bodyLimit,
     mime: mimeTable(entries, clear, defaultType),

@@ -224,7 +224,8 @@ function tryFiles(loc: LocationConfig, varsOf: () => VarContext): TryOutcome | n
     // URI is the candidate less that one "/" (so "$uri/" for "/dir" is "/dir", which gets the slash redirect).
     const wantDir = c.source.endsWith('/');
     // ENOTDIR, EACCES: it does not exist for try_files (nginx tests with open/stat alike).
-    const st = statFile(fileFor(loc, root, clean), root);
+    const file = fileFor(loc, root, clean, vars.captures);
+    const st = file === null ? undefined : statFile(file, root);
     if (st !== undefined && (wantDir ? st.isDirectory() : st.isFile())) {
       const served = wantDir ? cleanPath(uri.slice(0, -1) || '/') : clean;
       if (served !== null) return { kind: 'found', uri: served };
@@ -289,8 +290,13 @@ export function plan(head: RequestHead, server: ServerConfig, conn: ConnInfo = N
     const t = o.kind === 'break' ? null : tryFiles(loc, vars);
     if (t === null || t.kind === 'found') {
       if (t !== null) state.uri = t.uri;
-      const index = indexFor(loc, state.uri, head.method);
-      if (index === null) return finish(headFor(head, state, normal.value), server, loc, state.uri, fallback);
+      const index = indexFor(loc, state.uri, head.method, state.captures);
+      if (index === null) {
+        return finish(headFor(head, state, normal.value), server, loc, state.uri, {
+          fallback,
+          captures: state.captures,
+        });
+      }
       // nginx's index module: an internal redirect, method and body kept, that starts over at the server's rewrites.
       state.uri = index;
       serverPhase = true;
@@ -314,13 +320,19 @@ export function plan(head: RequestHead, server: ServerConfig, conn: ConnInfo = N
  * it or 405, so they are redirected only in a CGI location, where the index may be a script (nginx redirects every
  * method).
  */
-export function indexFor(loc: LocationConfig, uri: string, method: string): string | null {
+export function indexFor(
+  loc: LocationConfig,
+  uri: string,
+  method: string,
+  captures: readonly (string | undefined)[] = [],
+): string | null {
   if (loc.index.length === 0 || !uri.endsWith('/')) return null;
   const root = loc.root;
   if (root === null || loc.redirect !== null || loc.proxy !== null || loc.status) return null;
   if (!loc.dotfiles && hiddenPath(loc, uri)) return null;
   if ((method === 'POST' || method === 'DELETE') && loc.cgi.size === 0) return null;
-  const dir = fileFor(loc, root, uri);
+  const dir = fileFor(loc, root, uri, captures);
+  if (dir === null) return null;
   const base = dir.endsWith('/') ? dir : dir + '/';
   let dirChecked = false;
   for (const name of loc.index) {
@@ -361,7 +373,13 @@ function loopError(head: RequestHead): (ex: Exchange) => BodyReceiver | null {
 }
 
 /** The handler for a request in its location: methods, redirects, CGI, then the file handlers. */
-function finish(head: RequestHead, server: ServerConfig, loc: LocationConfig, path: string, fallback: boolean): Plan {
+function finish(
+  head: RequestHead,
+  server: ServerConfig,
+  loc: LocationConfig,
+  path: string,
+  how: { readonly fallback: boolean; readonly captures: readonly (string | undefined)[] },
+): Plan {
   const method = head.method;
   const route = (run: (ex: Exchange) => BodyReceiver | null): Plan => ({ location: loc, path, head, run });
   if (!loc.dotfiles && hiddenPath(loc, path)) return route(notFound);
@@ -389,7 +407,7 @@ function finish(head: RequestHead, server: ServerConfig, loc: LocationConfig, pa
   let allowed = allowedMethods(loc, script !== null);
   // A try_files fallback (`/index.html` of a single-page app) is not the file the client named: an upload or a
   // DELETE sent to a missing path must not land on it. Scripts (a front controller) still get every method.
-  if (fallback && script === null) allowed = new Set([...allowed].filter((m) => READ_ONLY.has(m)));
+  if (how.fallback && script === null) allowed = new Set([...allowed].filter((m) => READ_ONLY.has(m)));
   // OPTIONS is answered here, unless `methods` hands it to the scripts (a CORS preflight, say).
   if (method === 'OPTIONS' && !(script !== null && allows(allowed, method))) {
     return route(options(allowValue(allowed)));
@@ -399,7 +417,9 @@ function finish(head: RequestHead, server: ServerConfig, loc: LocationConfig, pa
   if (loc.metrics) return route(bound(serveMetrics, null));
   if (root === null) return route(notFound);
   if (script !== null) return route(bound(serveCgi, script));
-  const target = { root, file: fileFor(loc, root, path) };
+  const file = fileFor(loc, root, path, how.captures);
+  if (file === null) return route(notFound);
+  const target = { root, file };
   // allowedMethods left a file target only FILE_METHODS.
   if (method === 'POST') return route(bound(serveUpload, target));
   if (method === 'DELETE') return route(bound(serveDelete, target));

@@ -4,6 +4,7 @@
  * longest `^~` ends the search; else the first regex (`~`, `~*`) in file order that matches; else that prefix.
  * Also the mapping of a URL path to a file under the location's root.
  */
+import { posix } from 'node:path';
 import type { LocationConfig, ServerConfig } from '../config/types.js';
 
 /** A server's locations, grouped for the search (built once per ServerConfig). */
@@ -77,9 +78,26 @@ export function matchLocation(server: ServerConfig, path: string): LocationConfi
 
 /**
  * The filesystem path for `path` under the location's root: the root replaces the location prefix (the seed's
- * rule); for `=` and regex locations (mapPrefix "") it gets the whole path, as nginx's root does.
+ * rule); for `=` and regex locations (mapPrefix "") it gets the whole path, as nginx's root does. A root or alias
+ * with captures is expanded with the location's `captures`; null when the expansion leaves its directory (a
+ * capture of ".." say), which is then no file at all.
  */
-export function fileFor(loc: LocationConfig, root: string, path: string): string {
+export function fileFor(
+  loc: LocationConfig,
+  root: string,
+  path: string,
+  captures: readonly (string | undefined)[] = [],
+): string | null {
+  const rc = loc.rootCaptures;
+  if (rc !== null) {
+    let base = '';
+    for (const p of rc.template.parts)
+      base += p.kind === 'text' ? p.text : p.kind === 'capture' ? (captures[p.index] ?? '') : '';
+    const file = posix.normalize(rc.whole ? base + path : base);
+    return file === root || file.startsWith(root.endsWith('/') ? root : root + '/')
+      ? file.replace(/(.)\/$/, '$1')
+      : null;
+  }
   const prefix = loc.mapPrefix;
   const rest = prefix === '/' || prefix === '' ? path : path.startsWith(prefix) ? path.slice(prefix.length) : path;
   if (rest === '' || rest === '/') return root;

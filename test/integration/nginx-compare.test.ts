@@ -575,7 +575,8 @@ describe('routing compared with nginx', { skip: SKIP }, () => {
 });
 
 // The server's root with prefix locations (issue 17): there `root` means the same to both, so the locations here
-// are prefix, `^~`, exact and regex ones that set none of their own; with try_files, add_header inheritance,
+// are prefix, `^~`, exact and regex ones that set none of their own (and two regex ones with captures in `alias` and
+// `root`); with try_files, add_header inheritance,
 // expires, index, path normalisation and the methods a file answers.
 const PREFIX_SERVERS = `server {
   listen 127.0.0.1:{PORT};
@@ -604,6 +605,12 @@ const PREFIX_SERVERS = `server {
   location /shop {
     try_files $uri $uri/ =410;
   }
+  location ~ ^/people/(\\w+)/photo$ {
+    alias {DIR}/www/people/$1.txt;
+  }
+  location ~ ^/site/([a-z]+)/ {
+    root {DIR}/www/sites/$1;
+  }
 }
 `;
 
@@ -623,6 +630,8 @@ const PREFIX_FILES: Record<string, string> = {
   'www/sub/deep/file.txt': 'deep\n',
   'www/shop/cart.html': 'cart\n',
   'www/shop/list/index.html': 'list\n',
+  'www/people/ada.txt': 'ada\n',
+  'www/sites/blue/site/blue/page.html': 'blue\n',
 };
 
 const PREFIX_CASES: readonly Case[] = [
@@ -634,6 +643,13 @@ const PREFIX_CASES: readonly Case[] = [
   ...['/img/a.txt', '/img/logo.svg', '/img/', '/img/none.svg'].map((p) => ({ path: p })),
   ...['/only', '/only/', '/fc/x', '/fc', '/fc/x?y=2'].map((p) => ({ path: p })),
   ...['/shop/cart.html', '/shop/list', '/shop/list/', '/shop/none'].map((p) => ({ path: p })),
+  ...[
+    '/people/ada/photo',
+    '/people/bob/photo',
+    '/people/ada/photo/x',
+    '/site/blue/page.html',
+    '/site/red/page.html',
+  ].map((p) => ({ path: p })),
   ...['/sub', '/sub/', '/sub/deep/file.txt', '/sub/deep/', '/%70age.html', '/docs/../page.html', '/./page.html'].map(
     (p) => ({ path: p }),
   ),

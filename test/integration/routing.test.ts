@@ -64,6 +64,12 @@ const CONFIG = `server {
     default_file index.html
     try_files $uri $uri/ /app/index.html
   }
+  location ~ ^/people/(\\w+)/photo$ {
+    alias {DIR}/www/people/$1.txt
+  }
+  location ~ ^/site/([a-z]+)/ {
+    root {DIR}/www/sites/$1
+  }
   location /drop {
     root {DIR}/www/drop
     methods GET POST DELETE
@@ -121,6 +127,8 @@ const FILES: Record<string, string> = {
   'www/images/logo.txt': 'logo\n',
   'www/app/index.html': 'spa\n',
   'www/drop/index.html': 'drop index\n',
+  'www/people/ada.txt': 'photo of ada\n',
+  'www/sites/blue/site/blue/page.txt': 'blue page\n',
   'www/drop/old.txt': 'old\n',
   'www/app/main.js': 'js\n',
   'www/app/sub/index.html': 'sub\n',
@@ -234,6 +242,19 @@ describe('return and rewrite', () => {
     assert.equal(r.status, 500);
     // The log line travels on the server's stderr pipe, which may arrive after the response.
     await until(() => /rewrite or internal redirection cycle/.test(srv.output()), 'the cycle logged');
+  });
+});
+
+describe('captures in root and alias', () => {
+  test('alias with a capture is the file itself; root with one gets the URI appended', async () => {
+    const photo = await get(srv.port, '/people/ada/photo');
+    assert.equal(photo.status, 200);
+    assert.equal(body(photo), 'photo of ada\n');
+    assert.equal((await get(srv.port, '/people/bob/photo')).status, 404);
+    const page = await get(srv.port, '/site/blue/page.txt');
+    assert.equal(page.status, 200);
+    assert.equal(body(page), 'blue page\n');
+    assert.equal((await get(srv.port, '/site/red/page.txt')).status, 404);
   });
 });
 

@@ -53,9 +53,26 @@ server {
     default_file index.html
   }
 }
+server {
+  host 127.0.0.1
+  port {PORT3}
+  server_name eps.test
+  location / {
+    root {DIR}/eps
+    default_file index.html
+  }
+}
+server {
+  host 127.0.0.1; port {PORT3} default_server
+  server_name zeta.test
+  location / {
+    root {DIR}/zeta
+    default_file index.html
+  }
+}
 `;
 
-const SITES = ['alpha', 'default', 'beta', 'gamma', 'delta'] as const;
+const SITES = ['alpha', 'default', 'beta', 'gamma', 'delta', 'eps', 'zeta'] as const;
 const page = (site: string): string => `<h1>site ${site}</h1>\n`;
 
 let srv: RunningServer;
@@ -85,6 +102,15 @@ async function siteFor(p: number, host: string | null, path = '/'): Promise<stri
   assert.equal(r.status, 200, `Host ${host}: ${r.body.toString()}`);
   return r.body.toString();
 }
+
+describe('default_server', () => {
+  test('port N default_server: that server, not the first, answers an unknown Host and no Host', async () => {
+    const p3 = srv.ports[2] ?? 0;
+    assert.equal(await siteFor(p3, 'unknown.test'), page('zeta'));
+    assert.equal(await siteFor(p3, null), page('zeta'));
+    assert.equal(await siteFor(p3, 'eps.test'), page('eps'), 'a name still picks its server');
+  });
+});
 
 describe('virtual hosts on one port', () => {
   test('each name gets its own site', async () => {

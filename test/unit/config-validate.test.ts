@@ -356,6 +356,36 @@ describe("config: the server's root (nginx's meaning)", () => {
     assert.deepEqual(where(s), ['/ www []', '/r - [/r]', '/p - [/p]', '/s - [/s]']);
   });
 
+  it('captures in root and alias: regex locations only, no other variables, a directory first, no cgi', () => {
+    const s = cfg('  location ~ ^/u/(\\w+)$ { alias www/users/$1.png }\n  location ~ ^/s/(\\w+)/ { root www/s$1 }');
+    const [a, r] = s.locations;
+    assert.equal(a?.root, path.join(FIX, 'www/users'));
+    assert.deepEqual(a?.rootCaptures?.whole, false);
+    assert.deepEqual(a?.rootCaptures?.template.parts, [
+      { kind: 'text', text: path.join(FIX, 'www/users') + '/' },
+      { kind: 'capture', index: 1 },
+      { kind: 'text', text: '.png' },
+    ]);
+    assert.equal(r?.root, path.join(FIX, 'www'));
+    assert.equal(r?.rootCaptures?.whole, true);
+    assert.equal(
+      firstError(srv('  location /u { alias /srv/$1 }')),
+      '4:23 bad "alias" "/srv/$1": captures ($1...$9) need a regex location (~ or ~*)',
+    );
+    assert.equal(
+      firstError(srv('  location ~ ^/u/(.*) { root /srv/$host/$1 }')),
+      '4:30 bad "root" "/srv/$host/$1": only captures ($1...$9) may be used here, no other variables',
+    );
+    assert.equal(
+      firstError(srv('  location ~ ^/u/(.*) { alias $1 }')),
+      '4:31 bad "alias" "$1": the path must start with a directory before its first capture, as in /srv/users/$1',
+    );
+    assert.equal(
+      firstError(srv(`  location ~ ^/c/(.*) {\n    alias /srv/$1\n    cgi .py ${INTERP}\n  }`)),
+      '4:3 location "^/c/(.*)" runs CGI scripts: its root cannot use captures ($1...$9)',
+    );
+  });
+
   it('alias is the location root; both in one location is an error, as is a location with nothing to serve', () => {
     assert.deepEqual(where(cfg('  location /a { alias pics }')), ['/a pics [/a]']);
     assert.equal(

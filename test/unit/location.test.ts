@@ -13,6 +13,7 @@ function loc(path: string, extra: Partial<LocationConfig> = {}): LocationConfig 
   return {
     path,
     methods: null,
+    rootCaptures: null,
     root: '/srv' + path,
     index: [],
     bodyLimit: 0,
@@ -93,6 +94,28 @@ test('root replaces the location prefix (the seed rule)', () => {
   assert.equal(fileFor(l, '/srv/www/files', '/files'), '/srv/www/files');
   assert.equal(fileFor(l, '/srv/www/files', '/files/'), '/srv/www/files');
   assert.equal(fileFor(loc('/'), '/srv/www', '/a/b'), '/srv/www/a/b');
+});
+
+test('a root or alias with captures: expanded, the URI appended for root, confined to its directory', () => {
+  const t = (text: string, index: number) => [
+    { kind: 'text' as const, text },
+    { kind: 'capture' as const, index },
+  ];
+  const alias = loc('~', {
+    mapPrefix: '',
+    root: '/srv/users',
+    rootCaptures: { template: { source: 'a', parts: t('/srv/users/', 1) }, whole: false },
+  });
+  assert.equal(fileFor(alias, '/srv/users', '/u/ada/photo', [undefined, 'ada.png']), '/srv/users/ada.png');
+  assert.equal(fileFor(alias, '/srv/users', '/u/x', [undefined, '']), '/srv/users');
+  assert.equal(fileFor(alias, '/srv/users', '/u/x', [undefined, '..']), null, 'a capture may not leave the directory');
+  assert.equal(fileFor(alias, '/srv/users', '/u/x', [undefined, '../../etc/passwd']), null);
+  const root = loc('~', {
+    mapPrefix: '',
+    root: '/srv/sites',
+    rootCaptures: { template: { source: 'r', parts: t('/srv/sites/', 1) }, whole: true },
+  });
+  assert.equal(fileFor(root, '/srv/sites', '/s/a/page.txt', [undefined, 'a']), '/srv/sites/a/s/a/page.txt');
 });
 
 test('GET allows HEAD; the Allow value lists what is allowed, and OPTIONS', () => {
