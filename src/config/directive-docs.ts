@@ -21,7 +21,7 @@ export const DIRECTIVE_DOCS: ReadonlyMap<string, DirectiveDoc> = new Map([
   ['main log_format', { default: 'combined predefined', meaning: "a named access-log format of nginx's variables" }],
   ['main pid', { default: 'none', meaning: 'file holding the process id while running; -s signals through it' }],
   ['server host', { default: 'required without listen', meaning: 'address to bind (IPv4, IPv6 or localhost)' }],
-  ['server port', { default: 'required without listen', meaning: 'one or more ports on host' }],
+  ['server port', { default: 'required without listen', meaning: 'ports on host; default_server: the default there' }],
   ['server listen', { default: 'none', meaning: "nginx's [ADDR:]PORT form, beside or instead of host/port" }],
   ['server server_name', { default: 'none', meaning: 'names matched against the Host header' }],
   ['server root', { default: 'none', meaning: "nginx's root: the whole URI appended; inherited by locations" }],

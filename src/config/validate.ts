@@ -955,12 +955,19 @@ function applyLocation(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
   if (l.rootCaptures !== null && l.cgi.size > 0) {
     report(ctx, node.pos, `location "${l.path}" runs CGI scripts: its root cannot use captures ($1...$9)`);
   }
+  if (l.rootCaptures !== null && !l.rootCaptures.whole && l.tryFiles !== null) {
+    // The alias names the one file: every candidate would test it, whatever it says.
+    report(ctx, node.pos, `location "${l.path}" has "try_files" and an "alias" with captures: the alias is the file`);
+  }
   const serves = ['root', 'alias', 'redirect', 'return', 'rewrite', 'try_files', 'proxy_pass'].some((d) => seen.has(d));
   // Without a root of its own it may still serve from its server's (read in full before this is decided).
   l.needsRoot = !serves && !l.status && !l.metrics && !hadUnknown;
   if (l.status && l.metrics) report(ctx, node.pos, `location "${l.path}" has both "status on" and "metrics on"`);
   s.locations.push(l);
 }
+
+/** A capture in a path: `$1`…`$9` or `${1}`…. */
+const CAPTURE = /\$(?:[0-9]|\{[0-9]\})/;
 
 /**
  * A location's `root DIR` (`whole`) or `alias DIR`: a directory, or in a regex location a path with its captures
@@ -969,7 +976,8 @@ function applyLocation(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
 function applyRoot(l: LocationDraft, node: DirectiveNode, ctx: Ctx, whole: boolean): void {
   const arg = node.args[0];
   if (arg === undefined) return; // arity was checked by the walker
-  if (!arg.value.includes('$')) {
+  // Only a capture makes it a template: any other "$" is part of a directory name, as it always was.
+  if (!CAPTURE.test(arg.value)) {
     l.root = path.resolve(ctx.dir, arg.value);
     return;
   }
@@ -1002,6 +1010,10 @@ function applyRoot(l: LocationDraft, node: DirectiveNode, ctx: Ctx, whole: boole
 function applyServerRoot(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
   const arg = node.args[0];
   if (arg === undefined) return; // arity was checked by the walker
+  if (CAPTURE.test(arg.value)) {
+    report(ctx, arg.pos, `bad "root" "${arg.value}": captures ($1...$9) need a regex location (~ or ~*)`);
+    return;
+  }
   s.root = path.resolve(ctx.dir, arg.value);
   s.rootPos = node.pos;
 }

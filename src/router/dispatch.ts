@@ -126,7 +126,9 @@ const answerRedirect: Handler<string> = (ex, to) => {
  */
 export function hiddenPath(loc: LocationConfig, path: string): boolean {
   if (path.indexOf('/.') === -1) return false;
-  const prefix = loc.mapPrefix.endsWith('/') ? loc.mapPrefix.slice(0, -1) : loc.mapPrefix;
+  // The location's own prefix is exempt (its path for a prefix location, whatever root it maps to).
+  const own = loc.match.kind === 'prefix' || loc.match.kind === 'stop' ? loc.path : '';
+  const prefix = own.endsWith('/') ? own.slice(0, -1) : own;
   const from = prefix.length;
   const rest =
     path.startsWith('/.well-known', from) && (path.length === from + 12 || path[from + 12] === '/') ? from + 12 : from;
@@ -209,6 +211,15 @@ type TryOutcome =
   | { readonly kind: 'redirect'; readonly target: string }
   | { readonly kind: 'code'; readonly code: number };
 
+/**
+ * True when `method` stores or deletes a file in `loc` (an upload location: `methods` lists it, no `cgi`). Such a
+ * request skips try_files, as indexFor skips the index: it is for the path the client named, never for a candidate
+ * (`$uri.html`) or the fallback (`/index.html`), and a POST of a new file must not find the fallback instead.
+ */
+function writesFile(loc: LocationConfig, method: string): boolean {
+  return (method === 'POST' || method === 'DELETE') && loc.cgi.size === 0 && loc.methods?.has(method) === true;
+}
+
 /** `try_files`: the first candidate that exists (a file; a directory for one ending in "/"), else the fallback. */
 function tryFiles(loc: LocationConfig, varsOf: () => VarContext): TryOutcome | null {
   const tf = loc.tryFiles;
@@ -243,7 +254,8 @@ function tryFiles(loc: LocationConfig, varsOf: () => VarContext): TryOutcome | n
 export function plan(head: RequestHead, server: ServerConfig, conn: ConnInfo = NO_CONN): Plan {
   if (head.rawPath === '*') {
     // `OPTIONS *`: the server's own capabilities (RFC 9110 §9.3.7).
-    return { location: null, path: '', head, run: options(allowValue(new Set(METHOD_ORDER))) };
+    const known = [...recognizedMethods(server)].filter((m) => m !== 'TRACE');
+    return { location: null, path: '', head, run: options(allowValue(new Set(known))) };
   }
   const normal = normalizePath(head.rawPath);
   if (!normal.ok) return { location: null, path: '', head, run: badRequest };
@@ -287,7 +299,7 @@ export function plan(head: RequestHead, server: ServerConfig, conn: ConnInfo = N
       if (clean === null) return early(badRequest);
       state.uri = clean;
     }
-    const t = o.kind === 'break' ? null : tryFiles(loc, vars);
+    const t = o.kind === 'break' || writesFile(loc, head.method) ? null : tryFiles(loc, vars);
     if (t === null || t.kind === 'found') {
       if (t !== null) state.uri = t.uri;
       const index = indexFor(loc, state.uri, head.method, state.captures);

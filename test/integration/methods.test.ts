@@ -113,6 +113,16 @@ describe('files answer the methods they have a meaning for', () => {
   });
 });
 
+describe('OPTIONS *', () => {
+  test("lists the server's recognized methods, those its locations name too, never TRACE", async () => {
+    const r = await rawRequest(srv.port, `OPTIONS * HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+    assert.equal(r.status, 204);
+    assert.equal(r.header('allow'), 'GET, HEAD, POST, DELETE, PUT, PATCH, PROPFIND, OPTIONS');
+    const other = await rawRequest(srv.ports[1] ?? 0, `OPTIONS * HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+    assert.equal(other.header('allow'), 'GET, HEAD, POST, DELETE, OPTIONS');
+  });
+});
+
 describe('501: a method no location of the server lists', () => {
   test('BREW, and lower-case put, are 501 on the first server', async () => {
     assert.equal((await send('BREW', '/index.html')).status, 501);

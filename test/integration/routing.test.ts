@@ -73,6 +73,10 @@ const CONFIG = `server {
   location /drop {
     root {DIR}/www/drop
     methods GET POST DELETE
+    try_files $uri $uri.html /drop/index.html
+  }
+  location /ro {
+    root {DIR}/www/ro
     try_files $uri /drop/index.html
   }
   location /assets {
@@ -130,6 +134,8 @@ const FILES: Record<string, string> = {
   'www/people/ada.txt': 'photo of ada\n',
   'www/sites/blue/site/blue/page.txt': 'blue page\n',
   'www/drop/old.txt': 'old\n',
+  'www/drop/page.html': 'page\n',
+  'www/ro/.keep': '',
   'www/app/main.js': 'js\n',
   'www/app/sub/index.html': 'sub\n',
   'www/assets/app.css': 'css\n',
@@ -274,20 +280,26 @@ describe('try_files', () => {
     assert.equal(d.status, 200);
     assert.equal(body(d), 'sub\n');
   });
-  test('a fallback that is a file takes no upload or DELETE (405, index.html untouched); a found file does', async () => {
+  test('in an upload location POST and DELETE skip try_files: the path named, never a candidate or the fallback', async () => {
     const send = (m: string, p: string, data = ''): Promise<RawResponse> =>
       rawRequest(
         srv.port,
         `${m} ${p} HTTP/1.1\r\nHost: site.test\r\nContent-Length: ${data.length}\r\nConnection: close\r\n\r\n${data}`,
       );
-    const post = await send('POST', '/drop/new/deep.txt', 'overwrite?');
+    const drop = (f: string): string => path.join(srv.dir, 'www/drop', f);
+    assert.equal((await send('POST', '/drop/new.txt', 'new')).status, 201, 'a new file is stored where named');
+    assert.equal(fs.readFileSync(drop('new.txt'), 'utf8'), 'new');
+    assert.equal((await send('POST', '/drop/page', 'not page.html')).status, 201);
+    assert.equal(fs.readFileSync(drop('page.html'), 'utf8'), 'page\n', 'the $uri.html candidate is untouched');
+    assert.equal((await send('DELETE', '/drop/missing.txt')).status, 404, 'not the fallback index.html');
+    assert.equal((await send('DELETE', '/drop/old.txt')).status, 204);
+    assert.equal(fs.existsSync(drop('old.txt')), false);
+    assert.equal(body(await get(srv.port, '/drop/elsewhere')), 'drop index\n', 'GET still falls back');
+    // From a read-only location, the fallback lands in the upload location: read-only there too.
+    const post = await send('POST', '/ro/x.txt', 'overwrite?');
     assert.equal(post.status, 405);
     assert.equal(post.header('allow'), 'GET, HEAD, OPTIONS');
-    assert.equal((await send('DELETE', '/drop/missing.txt')).status, 405);
-    const index = path.join(srv.dir, 'www/drop/index.html');
-    assert.equal(fs.readFileSync(index, 'utf8'), 'drop index\n');
-    assert.equal((await send('DELETE', '/drop/old.txt')).status, 204, 'a file try_files found is its own target');
-    assert.equal(fs.existsSync(path.join(srv.dir, 'www/drop/old.txt')), false);
+    assert.equal(fs.readFileSync(drop('index.html'), 'utf8'), 'drop index\n');
   });
   test('=404 for a missing asset, the file when it exists', async () => {
     assert.equal((await get(srv.port, '/assets/missing.js')).status, 404);

@@ -386,6 +386,18 @@ describe("config: the server's root (nginx's meaning)", () => {
     );
   });
 
+  it('a "$" that is no capture is part of the name; a server root or an alias with try_files takes no captures', () => {
+    assert.deepEqual(where(cfg('  location /p { root www/price$ }')), ['/p www/price$ [/p]']);
+    assert.equal(
+      firstError(srv('  root /srv/$1')),
+      '4:8 bad "root" "/srv/$1": captures ($1...$9) need a regex location (~ or ~*)',
+    );
+    assert.equal(
+      firstError(srv('  location ~ ^/u/(.*) {\n    alias /srv/$1\n    try_files $uri =404\n  }')),
+      '4:3 location "^/u/(.*)" has "try_files" and an "alias" with captures: the alias is the file',
+    );
+  });
+
   it('alias is the location root; both in one location is an error, as is a location with nothing to serve', () => {
     assert.deepEqual(where(cfg('  location /a { alias pics }')), ['/a pics [/a]']);
     assert.equal(

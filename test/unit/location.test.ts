@@ -149,5 +149,8 @@ test('hidden paths: a dot segment below the location, except a leading /.well-kn
   assert.equal(hiddenPath(root, '/.well-knownx/y'), true);
   assert.equal(hiddenPath(root, '/a/.well-known/x'), true);
   assert.equal(hiddenPath(loc('/.hidden'), '/.hidden/x'), false); // the location's own prefix was written on purpose
+  // ... also where it serves from its server's root (mapPrefix "", the whole path appended).
+  assert.equal(hiddenPath(loc('/.hidden', { mapPrefix: '' }), '/.hidden/x'), false);
+  assert.equal(hiddenPath(loc('/.hidden', { mapPrefix: '' }), '/.hidden/.x'), true);
   assert.equal(hiddenPath(loc('/files'), '/files/.htaccess'), true);
 });
