@@ -1527,7 +1527,11 @@ function listensOf(s: ServerDraft): Listen[] {
         });
     }
   }
-  return [...fromPorts, ...s.listens];
+  // `port N default_server` also marks a `listen` of the same address (the port's own entry was left out above).
+  const marked = s.listens.map((l) =>
+    !l.defaultServer && l.host === s.host && s.defaultPorts.has(l.port) ? { ...l, defaultServer: true } : l,
+  );
+  return [...fromPorts, ...marked];
 }
 
 /**

@@ -386,6 +386,16 @@ describe("config: the server's root (nginx's meaning)", () => {
     );
   });
 
+  it('port N default_server marks a listen of the same address too', () => {
+    const s = server(
+      'server {\n  host 127.0.0.1\n  port 8080 default_server\n  listen 127.0.0.1:8080\n  listen 8081\n}\n',
+    );
+    assert.deepEqual(
+      s.listens.map((l) => `${l.host}:${l.port} ${l.defaultServer}`),
+      ['127.0.0.1:8080 true', '0.0.0.0:8081 false'],
+    );
+  });
+
   it('a "$" that is no capture is part of the name; a server root or an alias with try_files takes no captures', () => {
     assert.deepEqual(where(cfg('  location /p { root www/price$ }')), ['/p www/price$ [/p]']);
     assert.equal(
