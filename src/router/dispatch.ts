@@ -61,6 +61,12 @@ const answer = (status: number, headers = ''): ((ex: Exchange) => BodyReceiver |
 const badRequest = answer(400);
 const notFound = answer(404);
 
+/** allowedMethods per location, computed once per configuration object (it runs on every request). */
+const allowedSets = new WeakMap<
+  LocationConfig,
+  { readonly script: ReadonlySet<Method>; readonly file: ReadonlySet<Method> }
+>();
+
 /**
  * The methods `loc` allows for a path that is (`script`) or is not a CGI script. GET allows HEAD, as NGINX's
  * limit_except does. Without `methods`: GET and HEAD, plus POST to scripts. A file answers only the methods it
@@ -68,6 +74,16 @@ const notFound = answer(404);
  * and the rest reach scripts only.
  */
 export function allowedMethods(loc: LocationConfig, script: boolean): ReadonlySet<Method> {
+  let sets = allowedSets.get(loc);
+  if (sets === undefined) {
+    sets = { script: computeAllowed(loc, true), file: computeAllowed(loc, false) };
+    allowedSets.set(loc, sets);
+  }
+  return script ? sets.script : sets.file;
+}
+
+/** What allowedMethods returns, computed. */
+function computeAllowed(loc: LocationConfig, script: boolean): ReadonlySet<Method> {
   const written = loc.methods;
   let set: ReadonlySet<Method>;
   if (written === null) set = script ? SCRIPT_DEFAULT : READ_ONLY;
@@ -416,10 +432,10 @@ function finish(
   }
   const root = loc.root;
   const script = root !== null && loc.cgi.size > 0 ? findScript(loc, root, path) : null;
-  let allowed = allowedMethods(loc, script !== null);
   // A try_files fallback (`/index.html` of a single-page app) is not the file the client named: an upload or a
   // DELETE sent to a missing path must not land on it. Scripts (a front controller) still get every method.
-  if (how.fallback && script === null) allowed = new Set([...allowed].filter((m) => READ_ONLY.has(m)));
+  const every = allowedMethods(loc, script !== null);
+  const allowed = how.fallback && script === null ? new Set([...every].filter((m) => READ_ONLY.has(m))) : every;
   // OPTIONS is answered here, unless `methods` hands it to the scripts (a CORS preflight, say).
   if (method === 'OPTIONS' && !(script !== null && allows(allowed, method))) {
     return route(options(allowValue(allowed)));
