@@ -522,6 +522,36 @@ function bodyDifference(name: string, x: RawResponse, y: RawResponse): string[] 
   ];
 }
 
+/**
+ * How our answer `x` and nginx's `y` to case `c` differ: the documented pair of statuses where `known` has one,
+ * else Status and Location, then (statuses equal) the listed `fields`, Expires by presence, and a 200's body.
+ */
+function caseProblems(
+  c: Case,
+  x: RawResponse,
+  y: RawResponse,
+  ports: readonly [number, number],
+  known: ReadonlyMap<string, Known>,
+  fields: readonly string[],
+): string[] {
+  const name = nameOf(c);
+  const k = known.get(name);
+  if (k !== undefined) {
+    if (x.status === k.ours && y.status === k.nginx) return [];
+    return [`${name}: documented as ours ${k.ours} / nginx ${k.nginx}, got ${x.status} / ${y.status}`];
+  }
+  const problems = differences(name, x, y, ports);
+  if (x.status !== y.status) return problems;
+  for (const f of fields) {
+    if (x.header(f) !== y.header(f))
+      problems.push(`${name}: ${f} ours ${String(x.header(f))}, nginx ${String(y.header(f))}`);
+  }
+  if ((x.header('expires') === undefined) !== (y.header('expires') === undefined))
+    problems.push(`${name}: Expires ours ${String(x.header('expires'))}, nginx ${String(y.header('expires'))}`);
+  if (x.status === 200 && c.method !== 'HEAD') problems.push(...bodyDifference(name, x, y));
+  return problems;
+}
+
 /** Our server and nginx running the same server text over the same files, for the enclosing describe block. */
 function sideBySide(servers: string, files: Record<string, string>): () => [RunningServer, RunningNginx] {
   let ours: RunningServer | undefined;
@@ -547,27 +577,10 @@ describe('routing compared with nginx', { skip: SKIP }, () => {
     const problems: string[] = [];
     const rows: string[] = [];
     for (const c of ROUTING_CASES) {
-      const name = nameOf(c);
       const x = await send(a.port, c);
       const y = await send(b.port, c);
-      rows.push(`${name}: ${x.status} ${y.status}`);
-      const known = ROUTING_KNOWN.get(name);
-      if (known !== undefined) {
-        if (x.status !== known.ours || y.status !== known.nginx)
-          problems.push(
-            `${name}: documented as ours ${known.ours} / nginx ${known.nginx}, got ${x.status} / ${y.status}`,
-          );
-        continue;
-      }
-      problems.push(...differences(name, x, y, [a.port, b.port]));
-      if (x.status !== y.status) continue;
-      for (const f of ROUTING_FIELDS) {
-        if (x.header(f) !== y.header(f))
-          problems.push(`${name}: ${f} ours ${String(x.header(f))}, nginx ${String(y.header(f))}`);
-      }
-      if ((x.header('expires') === undefined) !== (y.header('expires') === undefined))
-        problems.push(`${name}: Expires ours ${String(x.header('expires'))}, nginx ${String(y.header('expires'))}`);
-      if (x.status === 200 && c.method !== 'HEAD') problems.push(...bodyDifference(name, x, y));
+      rows.push(`${nameOf(c)}: ${x.status} ${y.status}`);
+      problems.push(...caseProblems(c, x, y, [a.port, b.port], ROUTING_KNOWN, ROUTING_FIELDS));
     }
     for (const r of rows) t.diagnostic(r);
     assert.deepEqual(problems, []);
@@ -690,25 +703,12 @@ describe("the server's root and prefix locations compared with nginx", { skip: S
     const [a, b] = servers();
     const problems: string[] = [];
     for (const c of PREFIX_CASES) {
-      const name = nameOf(c);
       const x = await send(a.port, c);
       const y = await send(b.port, c);
-      t.diagnostic(`${name}: ${x.status} ${y.status}`);
-      const known = PREFIX_KNOWN.get(name);
-      if (known !== undefined) {
-        if (x.status !== known.ours || y.status !== known.nginx)
-          problems.push(
-            `${name}: documented as ours ${known.ours} / nginx ${known.nginx}, got ${x.status} / ${y.status}`,
-          );
-        continue;
-      }
-      problems.push(...differences(name, x, y, [a.port, b.port]));
-      if (x.status !== y.status) continue;
-      for (const f of ['x-server', 'x-docs', 'x-txt', 'cache-control']) {
-        if (x.header(f) !== y.header(f))
-          problems.push(`${name}: ${f} ours ${String(x.header(f))}, nginx ${String(y.header(f))}`);
-      }
-      if (x.status === 200 && c.method === undefined) problems.push(...bodyDifference(name, x, y));
+      t.diagnostic(`${nameOf(c)}: ${x.status} ${y.status}`);
+      problems.push(
+        ...caseProblems(c, x, y, [a.port, b.port], PREFIX_KNOWN, ['x-server', 'x-docs', 'x-txt', 'cache-control']),
+      );
     }
     assert.deepEqual(problems, []);
   });
