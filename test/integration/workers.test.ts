@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import { MAIN, startServer, type RunningServer } from '../helpers/server.js';
 import { get } from '../helpers/http.js';
 import { becomes, until } from '../helpers/wait.js';
-import { have, siege } from '../helpers/siege.js';
+import { have, retryHungSiege, siege } from '../helpers/siege.js';
 
 const NO_SIEGE = have('siege') ? false : 'siege is not installed (apt-get install siege)';
 
@@ -158,82 +158,85 @@ describe('worker_processes 2', () => {
 
   test(
     'a worker killed with SIGKILL under siege -b is replaced; availability >= 99.5 %, no torn log line',
-    { skip: NO_SIEGE, timeout: 60_000 },
-    async () => {
-      const srv = await startServer({ config: config(), files: FILES, keepDir: true });
-      try {
-        const { workers } = workerPids(srv);
-        const victim = workers[0] ?? 0;
-        const run = siege(srv.dir, [`http://127.0.0.1:${srv.port}/`], { concurrency: 20, seconds: 8 });
-        await until(() => fs.existsSync(path.join(srv.dir, 'access.log')), 'requests to arrive', 5000);
-        await new Promise((r) => setTimeout(r, 2000));
-        process.kill(victim, 'SIGKILL');
-        const { report, alerts } = await run.done;
-        assert.ok(report.transactions > 1000, `only ${report.transactions} transactions`);
-        assert.ok(
-          report.availability >= 99.5,
-          `availability ${report.availability} %, ${report.failed_transactions} failed: ${alerts.slice(0, 5).join('; ')}`,
-        );
-        assert.match(srv.output(), new RegExp(`worker 0 \\(pid ${victim}\\) exited on SIGKILL`));
-        // The replacement answers in slot 1 with a new pid.
-        const replaced = await becomes(async () => {
-          const pids = await answering(srv.port, 20);
-          return [...pids].some((p) => !workers.includes(p));
-        }, 5000);
-        assert.ok(replaced, 'a new worker answers');
-        assert.ok(!running(victim));
-        // Both workers appended to one file: each write(2) holds whole lines (O_APPEND).
-        await srv.stop();
-        const n = assertWholeLines(path.join(srv.dir, 'access.log'));
-        // The killed worker's last second of buffered lines is lost with it; what was written is whole.
-        assert.ok(
-          n > report.successful_transactions / 2,
-          `${n} log lines for ${report.successful_transactions} answers`,
-        );
-      } finally {
-        await srv.stop();
-        fs.rmSync(srv.dir, { recursive: true, force: true });
-      }
-    },
+    { skip: NO_SIEGE, timeout: 90_000 },
+    (t) => retryHungSiege(t, killUnderSiege),
   );
 
   test(
     'SIGHUP under siege -b: no failed transaction, the new configuration answers, the old workers leave',
-    { skip: NO_SIEGE, timeout: 60_000 },
-    async () => {
-      const srv = await startServer({ config: config(), files: FILES, keepDir: true });
-      try {
-        const before = workerPids(srv).workers;
-        assert.equal((await get(srv.port, '/')).body.toString(), 'one\n');
-        // A connection per transaction: every one is accepted by whichever generation listens at that moment.
-        // Keep-alive under reload (old workers keep their connections) is test/load/reload-siege.test.ts.
-        const run = siege(srv.dir, [`http://127.0.0.1:${srv.port}/`], {
-          concurrency: 20,
-          seconds: 8,
-          connection: 'close',
-        });
-        await new Promise((r) => setTimeout(r, 2500));
-        const file = path.join(srv.dir, 'test.conf');
-        fs.writeFileSync(file, config('', 'www2').replaceAll('{PORT}', String(srv.port)).replaceAll('{DIR}', srv.dir));
-        srv.proc.kill('SIGHUP');
-        await until(() => /^reloaded$/m.test(srv.output()), 'the master to say "reloaded"', 15_000);
-        const after = workerPids(srv).workers;
-        assert.equal(after.length, 2);
-        assert.ok(!after.some((p) => before.includes(p)), 'a new generation of workers');
-        // Once reloaded, every answer comes from the new configuration.
-        for (let i = 0; i < 20; i++) assert.equal((await get(srv.port, '/')).body.toString(), 'two\n');
-        const { report, alerts } = await run.done;
-        assert.ok(report.transactions > 1000, `only ${report.transactions} transactions`);
-        assert.equal(report.failed_transactions, 0, `failed transactions: ${alerts.slice(0, 5).join('; ')}`);
-        const exited = await becomes(() => !before.some(running), 10_000);
-        assert.ok(exited, `the old workers exited; still running, with their sockets:\n${socketsOf(before)}`);
-      } finally {
-        await srv.stop();
-        fs.rmSync(srv.dir, { recursive: true, force: true });
-      }
-    },
+    { skip: NO_SIEGE, timeout: 90_000 },
+    (t) => retryHungSiege(t, reloadUnderSiege),
   );
 });
+
+/** A worker SIGKILLed under siege: replaced, availability >= 99.5 %, the shared access log has whole lines. */
+async function killUnderSiege(): Promise<void> {
+  const srv = await startServer({ config: config(), files: FILES, keepDir: true });
+  try {
+    const { workers } = workerPids(srv);
+    const victim = workers[0] ?? 0;
+    const run = siege(srv.dir, [`http://127.0.0.1:${srv.port}/`], { concurrency: 20, seconds: 8 });
+    await until(() => fs.existsSync(path.join(srv.dir, 'access.log')), 'requests to arrive', 5000);
+    await new Promise((r) => setTimeout(r, 2000));
+    process.kill(victim, 'SIGKILL');
+    const { report, alerts } = await run.done;
+    assert.ok(report.transactions > 1000, `only ${report.transactions} transactions`);
+    assert.ok(
+      report.availability >= 99.5,
+      `availability ${report.availability} %, ${report.failed_transactions} failed: ${alerts.slice(0, 5).join('; ')}`,
+    );
+    assert.match(srv.output(), new RegExp(`worker 0 \\(pid ${victim}\\) exited on SIGKILL`));
+    // The replacement answers in slot 1 with a new pid.
+    const replaced = await becomes(async () => {
+      const pids = await answering(srv.port, 20);
+      return [...pids].some((p) => !workers.includes(p));
+    }, 5000);
+    assert.ok(replaced, 'a new worker answers');
+    assert.ok(!running(victim));
+    // Both workers appended to one file: each write(2) holds whole lines (O_APPEND).
+    await srv.stop();
+    const n = assertWholeLines(path.join(srv.dir, 'access.log'));
+    // The killed worker's last second of buffered lines is lost with it; what was written is whole.
+    assert.ok(n > report.successful_transactions / 2, `${n} log lines for ${report.successful_transactions} answers`);
+  } finally {
+    await srv.stop();
+    fs.rmSync(srv.dir, { recursive: true, force: true });
+  }
+}
+
+/** SIGHUP under siege with a connection per transaction: nothing fails, the new configuration serves. */
+async function reloadUnderSiege(): Promise<void> {
+  const srv = await startServer({ config: config(), files: FILES, keepDir: true });
+  try {
+    const before = workerPids(srv).workers;
+    assert.equal((await get(srv.port, '/')).body.toString(), 'one\n');
+    // A connection per transaction: every one is accepted by whichever generation listens at that moment.
+    // Keep-alive under reload (old workers keep their connections) is test/load/reload-siege.test.ts.
+    const run = siege(srv.dir, [`http://127.0.0.1:${srv.port}/`], {
+      concurrency: 20,
+      seconds: 8,
+      connection: 'close',
+    });
+    await new Promise((r) => setTimeout(r, 2500));
+    const file = path.join(srv.dir, 'test.conf');
+    fs.writeFileSync(file, config('', 'www2').replaceAll('{PORT}', String(srv.port)).replaceAll('{DIR}', srv.dir));
+    srv.proc.kill('SIGHUP');
+    await until(() => /^reloaded$/m.test(srv.output()), 'the master to say "reloaded"', 15_000);
+    const after = workerPids(srv).workers;
+    assert.equal(after.length, 2);
+    assert.ok(!after.some((p) => before.includes(p)), 'a new generation of workers');
+    // Once reloaded, every answer comes from the new configuration.
+    for (let i = 0; i < 20; i++) assert.equal((await get(srv.port, '/')).body.toString(), 'two\n');
+    const { report, alerts } = await run.done;
+    assert.ok(report.transactions > 1000, `only ${report.transactions} transactions`);
+    assert.equal(report.failed_transactions, 0, `failed transactions: ${alerts.slice(0, 5).join('; ')}`);
+    const exited = await becomes(() => !before.some(running), 10_000);
+    assert.ok(exited, `the old workers exited; still running, with their sockets:\n${socketsOf(before)}`);
+  } finally {
+    await srv.stop();
+    fs.rmSync(srv.dir, { recursive: true, force: true });
+  }
+}
 
 test('-t warns that sessions are per worker, and the file is still valid', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localhost-test-'));

@@ -6,12 +6,11 @@
  */
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startServer, type RunningServer } from '../helpers/server.js';
-import { siege, type Siege } from '../helpers/siege.js';
+import { retryHungSiege, siege, type Siege } from '../helpers/siege.js';
 import { becomes } from '../helpers/wait.js';
 import { httpsServer, localhostCertificate, TlsClient } from '../helpers/tls.js';
 import { ensureTool } from '../native/support.js';
@@ -41,37 +40,13 @@ after(async () => {
   fs.rmSync(certs, { recursive: true, force: true });
 });
 
-/** Server-side sockets on `port` with bytes the server has not read (ss's Recv-Q). */
-function unreadSockets(port: number): number {
-  const r = spawnSync('ss', ['-Htn', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => Number(l.trim().split(/\s+/)[0] ?? 0) > 0).length;
-}
-
-/**
- * siege -b -c 10 -t 5S, watched as bench/lib.mjs's runSiege does: siege 4.0.7 sometimes never exits after a timed
- * run (JoeDog/siege#66, README "Connection bursts"). Still running 9 s after its start, the server's sockets are
- * looked at and siege is killed at 10 s: a hang while the server holds unread request bytes fails the test, any
- * other is run once more.
- */
-async function siegeRun(
+/** siege -b -c 10 -t 5S, run once more if siege hangs after its run (test/helpers/siege.ts). */
+function siegeRun(
   t: TestContext,
   urls: readonly string[],
   connection: 'keep-alive' | 'close',
 ): Promise<Awaited<Siege['done']>> {
-  for (let attempt = 1; ; attempt++) {
-    const run = siege(srv.dir, urls, { concurrency: 10, seconds: 5, connection, killAfterSeconds: 10 });
-    let unread = -1;
-    const look = setTimeout(() => (unread = unreadSockets(srv.port)), 9000);
-    try {
-      return await run.done;
-    } catch (e) {
-      if (unread !== 0 || attempt > 1)
-        throw new Error(`siege hung (${unread} server sockets with unread bytes)`, { cause: e });
-      t.diagnostic('siege hung after its run with no request unread by the server (JoeDog/siege#66); once more');
-    } finally {
-      clearTimeout(look);
-    }
-  }
+  return retryHungSiege(t, () => siege(srv.dir, urls, { concurrency: 10, seconds: 5, connection }).done);
 }
 
 describe('siege over HTTPS', () => {
