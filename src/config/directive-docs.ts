@@ -69,7 +69,10 @@ export const DIRECTIVE_DOCS: ReadonlyMap<string, DirectiveDoc> = new Map([
     'main worker_processes',
     { default: '1', meaning: 'above 1: a master binds the sockets and N workers serve (auto: one per CPU)' },
   ],
-  ['main upstream', { default: 'none', meaning: 'a named group of servers for proxy_pass http://NAME' }],
+  [
+    'main upstream',
+    { default: 'none', meaning: 'a named group of servers for proxy_pass http://NAME and fastcgi_pass NAME' },
+  ],
   [
     'server ssl_certificate',
     { default: 'none', meaning: 'PEM certificate (chain) of this server, for listen ... ssl' },
@@ -208,5 +211,31 @@ export const DIRECTIVE_DOCS: ReadonlyMap<string, DirectiveDoc> = new Map([
   [
     'location proxy_send_timeout',
     { default: '60s', meaning: 'longest time the upstream may leave the request body unread, else 504' },
+  ],
+  [
+    'location fastcgi_pass',
+    { default: 'none', meaning: 'FastCGI application server (php-fpm): ADDR:PORT, unix:PATH or an upstream' },
+  ],
+  [
+    'location fastcgi_param',
+    { default: "nginx's fastcgi_params", meaning: 'a param sent to the application (variables allowed)' },
+  ],
+  ['location fastcgi_index', { default: 'none', meaning: 'appended to a script name ending in /' }],
+  [
+    'location fastcgi_split_path_info',
+    { default: 'none', meaning: 'its two captures are $fastcgi_script_name and $fastcgi_path_info' },
+  ],
+  ['location fastcgi_keep_conn', { default: 'off', meaning: 'keep the connection to the application, and reuse it' }],
+  [
+    'location fastcgi_connect_timeout',
+    { default: '60s', meaning: 'connecting to the application; then the next server, or 504' },
+  ],
+  [
+    'location fastcgi_read_timeout',
+    { default: '60s', meaning: 'longest wait between two reads from the application, else 504' },
+  ],
+  [
+    'location fastcgi_send_timeout',
+    { default: '60s', meaning: 'longest time the application may leave the request body unread, else 504' },
   ],
 ]);

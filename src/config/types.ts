@@ -15,6 +15,7 @@ import type {
 } from './routing-types.js';
 import type { AccessPolicy } from '../access/policy.js';
 import type { RealIpConfig } from '../access/realip.js';
+import type { FastcgiConfig } from './fastcgi.js';
 import type { ProxyConfig } from './proxy.js';
 import type { MimeTable } from '../http/mime.js';
 
@@ -108,6 +109,8 @@ export interface LocationConfig {
   /** `proxy_pass` and its settings: the location is a reverse proxy (docs/ARCHITECTURE.md "Gateway"); null when
    *  absent. */
   readonly proxy: ProxyConfig | null;
+  /** `fastcgi_pass` and its settings (docs/ARCHITECTURE.md "Gateway"); null when absent. */
+  readonly fastcgi: FastcgiConfig | null;
   readonly pos: SourcePos;
 }
 

@@ -43,6 +43,16 @@ import { namePattern } from '../router/vhost.js';
 import { compileTemplate } from '../router/variables.js';
 import { NGINX_DIRECTIVES, unwrapNginx } from './nginx-shape.js';
 import {
+  FASTCGI_DEFAULT_KEEPALIVE,
+  parseFastcgiPass,
+  parseParamName,
+  parseParamValue,
+  parseSplitPathInfo,
+  type FastcgiConfig,
+  type FastcgiParam,
+  type FastcgiPass,
+} from './fastcgi.js';
+import {
   mergeHeaderSettings,
   parseProxyPass,
   parseTemplate,
@@ -155,6 +165,7 @@ interface LocationDraft
         | 'tryFiles'
         | 'access'
         | 'proxy'
+        | 'fastcgi'
         | 'index'
         | 'bodyLimit'
         | 'mime'
@@ -163,6 +174,7 @@ interface LocationDraft
       >
     > {
   compression: CompressionDraft;
+  fastcgi: FastcgiDraft;
   limitRate: RateDraft;
   ops: RoutingOps;
   addHeaders: RoutingHeaders | null;
@@ -303,7 +315,37 @@ const LOCATION = new Map<string, Spec<LocationDraft>>([
   ['proxy_connect_timeout', one('DURATION', parseDuration, (l, v) => void (l.proxy.connectTimeout = v))],
   ['proxy_read_timeout', one('DURATION', parseDuration, (l, v) => void (l.proxy.readTimeout = v))],
   ['proxy_send_timeout', one('DURATION', parseDuration, (l, v) => void (l.proxy.sendTimeout = v))],
+  ['fastcgi_pass', custom('ADDR:PORT|unix:PATH|UPSTREAM', 1, 1, false, applyFastcgiPass)],
+  ['fastcgi_param', custom('NAME VALUE [if_not_empty]', 2, 3, true, applyFastcgiParam)],
+  ['fastcgi_index', one('NAME', parseFileName, (l, v) => void (l.fastcgi.index = v))],
+  [
+    'fastcgi_split_path_info',
+    one(
+      'REGEX',
+      (a) => parseSplitPathInfo(a.value),
+      (l, v) => void (l.fastcgi.split = v),
+    ),
+  ],
+  ['fastcgi_keep_conn', one('on|off', parseSwitch, (l, v) => void (l.fastcgi.keepConn = v))],
+  ['fastcgi_connect_timeout', one('DURATION', parseDuration, (l, v) => void (l.fastcgi.connectTimeout = v))],
+  ['fastcgi_read_timeout', one('DURATION', parseDuration, (l, v) => void (l.fastcgi.readTimeout = v))],
+  ['fastcgi_send_timeout', one('DURATION', parseDuration, (l, v) => void (l.fastcgi.sendTimeout = v))],
 ]);
+
+/** A location's FastCGI directives as they are read; frozen into a FastcgiConfig when `fastcgi_pass` is set. */
+interface FastcgiDraft {
+  pass: FastcgiPass | null;
+  passPos: SourcePos | null;
+  /** The upstream block a `fastcgi_pass NAME` names, once resolved. */
+  upstream: UpstreamConfig | null;
+  params: FastcgiParam[];
+  index: string;
+  split: RegExp | null;
+  keepConn: boolean;
+  connectTimeout: number;
+  readTimeout: number;
+  sendTimeout: number;
+}
 
 /** A location's proxy directives as they are read; frozen into a ProxyConfig when `proxy_pass` is set. */
 interface ProxyDraft {
@@ -918,6 +960,18 @@ function newLocation(path: string, match: LocationDraft['match'], mapPrefix: str
       readTimeout: PROXY_TIMEOUT_DEFAULT,
       sendTimeout: PROXY_TIMEOUT_DEFAULT,
     },
+    fastcgi: {
+      pass: null,
+      passPos: null,
+      upstream: null,
+      params: [],
+      index: '',
+      split: null,
+      keepConn: false,
+      connectTimeout: PROXY_TIMEOUT_DEFAULT,
+      readTimeout: PROXY_TIMEOUT_DEFAULT,
+      sendTimeout: PROXY_TIMEOUT_DEFAULT,
+    },
     needsRoot: false,
     pos,
   };
@@ -958,6 +1012,11 @@ function applyLocation(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
   if (l.rootCaptures !== null && !l.rootCaptures.whole && l.tryFiles !== null) {
     // The alias names the one file: every candidate would test it, whatever it says.
     report(ctx, node.pos, `location "${l.path}" has "try_files" and an "alias" with captures: the alias is the file`);
+  }
+  const fcgiPos = seen.get('fastcgi_pass');
+  const clash = fcgiPos === undefined ? null : seen.has('proxy_pass') ? 'proxy_pass' : l.cgi.size > 0 ? 'cgi' : null;
+  if (fcgiPos !== undefined && clash !== null) {
+    report(ctx, fcgiPos, `location "${l.path}" has "fastcgi_pass" and "${clash}": a location has one gateway`);
   }
   const serves = ['root', 'alias', 'redirect', 'return', 'rewrite', 'try_files', 'proxy_pass'].some((d) => seen.has(d));
   // Without a root of its own it may still serve from its server's (read in full before this is decided).
@@ -1035,6 +1094,16 @@ function inheritRoot(s: ServerDraft, ctx: Ctx): void {
     } else if (l.root === null && l.redirect === null && l.proxy.pass === null && !l.status && !l.metrics) {
       l.root = root;
       l.mapPrefix = '';
+    }
+    const f = l.fastcgi;
+    if (
+      f.pass !== null &&
+      l.root === null &&
+      l.proxy.pass === null &&
+      !f.params.some((p) => p.name === 'SCRIPT_FILENAME')
+    ) {
+      const detail = `location "${l.path}" has "fastcgi_pass" but no root for its scripts: add "root" (here or in the server) or "fastcgi_param SCRIPT_FILENAME ..."`;
+      report(ctx, f.passPos ?? l.pos, detail);
     }
   }
   const catchAll = s.locations.some((l) => l.path === '/' && (l.match.kind === 'prefix' || l.match.kind === 'stop'));
@@ -1634,7 +1703,7 @@ function checkUploadsCannotRun(servers: readonly ServerDraft[]): void {
     for (const location of server.locations) {
       if (location.root === null) continue;
       const use = { server, location, real: realPathOf(location.root) };
-      if (location.cgi.size > 0) scripts.push(use);
+      if (location.cgi.size > 0 || location.fastcgi.pass !== null) scripts.push(use);
       else if (location.methods?.has('POST') === true) uploads.push(use);
     }
   }
@@ -1645,8 +1714,10 @@ function checkUploadsCannotRun(servers: readonly ServerDraft[]): void {
       const last = later(up, cgi);
       if (last.server.errors.length > 0) continue;
       const other = last === up ? cgi : up;
-      const mine = last === up ? `stores uploads in ${up.location.root}` : `runs CGI scripts from ${cgi.location.root}`;
-      const theirs = last === up ? `the CGI root ${cgi.location.root}` : `the upload root ${up.location.root}`;
+      const kind = cgi.location.cgi.size > 0 ? 'CGI' : 'FastCGI';
+      const mine =
+        last === up ? `stores uploads in ${up.location.root}` : `runs ${kind} scripts from ${cgi.location.root}`;
+      const theirs = last === up ? `the ${kind} root ${cgi.location.root}` : `the upload root ${up.location.root}`;
       const detail =
         `location "${last.location.path}" ${mine}, which overlaps ${theirs} of location "${other.location.path}" ` +
         `at ${at(other.location.pos)}: an uploaded file could be run as a script; give uploads a directory of their own`;
@@ -1726,6 +1797,7 @@ function freezeLocation(
     limitRate: freezeRate(l.limitRate, s.limitRate),
     realIp,
     proxy: freezeProxy(l.proxy),
+    fastcgi: freezeFastcgi(l.fastcgi),
     pos: l.pos,
   };
 }
@@ -1779,10 +1851,83 @@ function applyProxyPass(l: LocationDraft, node: DirectiveNode, ctx: Ctx): void {
   l.proxy.passPos = arg.pos;
 }
 
-/** `proxy_pass http://NAME` names an upstream block, which may come later in the file. */
+/** `fastcgi_pass ...` (config/fastcgi.ts). */
+function applyFastcgiPass(l: LocationDraft, node: DirectiveNode, ctx: Ctx): void {
+  const arg = node.args[0];
+  if (arg === undefined) return; // arity was checked by the walker
+  const r = parseFastcgiPass(arg.value);
+  if (!r.ok) {
+    report(ctx, arg.pos, r.error);
+    return;
+  }
+  l.fastcgi.pass = r.value;
+  l.fastcgi.passPos = arg.pos;
+}
+
+/** `fastcgi_param NAME VALUE [if_not_empty]`: a later one of the same name replaces the earlier. */
+function applyFastcgiParam(l: LocationDraft, node: DirectiveNode, ctx: Ctx): void {
+  const [name, value, flag] = node.args;
+  if (name === undefined || value === undefined) return; // arity was checked by the walker
+  const n = parseParamName(name.value);
+  if (!n.ok) {
+    report(ctx, name.pos, n.error);
+    return;
+  }
+  const t = parseParamValue(value.value);
+  if (!t.ok) {
+    report(ctx, value.pos, `bad value for "fastcgi_param ${n.value}": ${t.error}`);
+    return;
+  }
+  if (flag !== undefined && flag.value !== 'if_not_empty') {
+    report(ctx, flag.pos, `bad "fastcgi_param" flag "${flag.value}": expected if_not_empty`);
+    return;
+  }
+  const param: FastcgiParam = { name: n.value, value: t.value, ifNotEmpty: flag !== undefined };
+  const i = l.fastcgi.params.findIndex((p) => p.name === n.value);
+  if (i >= 0) l.fastcgi.params[i] = param;
+  else l.fastcgi.params.push(param);
+}
+
+function freezeFastcgi(f: FastcgiDraft): FastcgiConfig | null {
+  const pass = f.pass;
+  if (pass === null) return null;
+  const upstream = f.upstream;
+  if (upstream === null) return null; // an unknown upstream name was reported and the server skipped
+  return {
+    upstream,
+    params: f.params,
+    index: f.index,
+    splitPathInfo: f.split,
+    keepConn: f.keepConn,
+    connectTimeout: f.connectTimeout,
+    readTimeout: f.readTimeout,
+    sendTimeout: f.sendTimeout,
+  };
+}
+
+/**
+ * `proxy_pass http://NAME` and `fastcgi_pass NAME` name an upstream block, which may come later in the file. Every
+ * `fastcgi_pass ADDR` of one address shares one upstream, so one pool: an idle kept connection holds a php-fpm
+ * child, and pools per location could hold them all while another location waits (README "FastCGI").
+ */
 function resolveUpstreams(main: MainDraft): void {
+  const byAddress = new Map<string, UpstreamConfig>();
   for (const s of main.servers) {
     for (const l of s.locations) {
+      const f = l.fastcgi.pass;
+      if (f?.kind === 'address') {
+        const u = f.upstream;
+        const shared = byAddress.get(u.name) ?? { ...u, keepalive: FASTCGI_DEFAULT_KEEPALIVE };
+        byAddress.set(u.name, shared);
+        l.fastcgi.upstream = shared;
+      } else if (f?.kind === 'upstream') {
+        const u = main.upstreams.get(f.name);
+        if (u !== undefined) l.fastcgi.upstream = u;
+        else {
+          const pos = l.fastcgi.passPos ?? l.pos;
+          s.errors.push(new ConfigError(pos, `unknown upstream "${f.name}": no "upstream ${f.name} { ... }" block`));
+        }
+      }
       const name = l.proxy.pass?.upstreamName ?? null;
       if (name === null) continue;
       const u = main.upstreams.get(name);

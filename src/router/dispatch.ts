@@ -15,6 +15,8 @@ import { errorResponse } from '../handlers/error-page.js';
 import type { BodyReceiver, Exchange, Handler } from '../handlers/exchange.js';
 import { redirectResponse } from '../handlers/redirect.js';
 import { serveProxy } from '../handlers/proxy/index.js';
+import { serveFastcgi, type FastcgiTarget } from '../handlers/fastcgi/index.js';
+import { scriptNameOf, type FastcgiConfig } from '../config/fastcgi.js';
 import { serveStatic } from '../handlers/static.js';
 import { serveMetrics } from '../handlers/metrics.js';
 import { serveStatus } from '../handlers/status.js';
@@ -341,6 +343,21 @@ export function plan(head: RequestHead, server: ServerConfig, conn: ConnInfo = N
   }
 }
 
+/** The script a FastCGI request names: nginx's $fastcgi_script_name mapped under the root as a file would be; null
+ *  when it would leave the root. Without a root (SCRIPT_FILENAME is a fastcgi_param) the file is "". */
+function fastcgiTarget(
+  loc: LocationConfig,
+  cfg: FastcgiConfig,
+  uri: string,
+  captures: readonly (string | undefined)[],
+): FastcgiTarget | null {
+  const { scriptName, pathInfo } = scriptNameOf(cfg, uri);
+  const root = loc.root ?? '';
+  const file = root === '' ? '' : fileFor(loc, root, scriptName, captures);
+  if (file === null) return null;
+  return { cfg, file, scriptName, pathInfo, root, uri, captures };
+}
+
 /**
  * `index` (nginx's index module): for a path ending in "/", the URI of the first name that is a regular file in
  * that directory, or a last name starting with "/" as it is (nginx redirects to it without looking); null when
@@ -356,7 +373,7 @@ export function indexFor(
 ): string | null {
   if (loc.index.length === 0 || !uri.endsWith('/')) return null;
   const root = loc.root;
-  if (root === null || loc.redirect !== null || loc.proxy !== null || loc.status) return null;
+  if (root === null || loc.redirect !== null || loc.proxy !== null || loc.fastcgi !== null || loc.status) return null;
   if (!loc.dotfiles && hiddenPath(loc, uri)) return null;
   if ((method === 'POST' || method === 'DELETE') && loc.cgi.size === 0) return null;
   const dir = fileFor(loc, root, uri, captures);
@@ -419,6 +436,15 @@ function finish(
       return route(answer(405, headerLine('Allow', allowValue(written))));
     }
     return route(bound(serveProxy, loc.proxy));
+  }
+  if (loc.fastcgi !== null) {
+    // As for the proxy: the application answers every method but TRACE, unless `methods` limits them.
+    const written = allowedMethods(loc, true);
+    if (method === 'TRACE' || (loc.methods !== null && method !== 'OPTIONS' && !allows(written, method))) {
+      return route(answer(405, headerLine('Allow', allowValue(written))));
+    }
+    const target = fastcgiTarget(loc, loc.fastcgi, path, how.captures);
+    return route(target === null ? notFound : bound(serveFastcgi, target));
   }
   // A method no location of this server knows is not implemented (RFC 9110 §15.6.2), wherever it is sent.
   if (!recognizedMethods(server).has(method)) return route(answer(501));

@@ -56,6 +56,8 @@ export interface VarContext {
   readonly status: number;
 }
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+
 /** Why a text could not be compiled: the offset of the bad `$` in it, and the reason. */
 export interface TemplateError {
   readonly offset: number;
@@ -69,9 +71,14 @@ export function knownVariable(name: string): boolean {
 
 /**
  * Splits `source` into text, variables (`$name`, `${name}`) and captures (`$1`..`$9`). An unknown name is an
- * error (nginx refuses it too: "unknown variable"). `allowStatus`: `$status` may be used (response headers).
+ * error (nginx refuses it too: "unknown variable"). `allowStatus`: `$status` may be used (response headers);
+ * `extra`: names a caller expands itself (fastcgi_param's $fastcgi_script_name...).
  */
-export function compileTemplate(source: string, allowStatus = false): Result<Template, TemplateError> {
+export function compileTemplate(
+  source: string,
+  allowStatus = false,
+  extra: ReadonlySet<string> = NO_NAMES,
+): Result<Template, TemplateError> {
   const parts: TemplatePart[] = [];
   let text = '';
   let i = 0;
@@ -110,7 +117,7 @@ export function compileTemplate(source: string, allowStatus = false): Result<Tem
       continue;
     }
     const lower = name.toLowerCase();
-    if (!knownVariable(lower) || (lower === 'status' && !allowStatus)) {
+    if ((!knownVariable(lower) && !extra.has(lower)) || (lower === 'status' && !allowStatus)) {
       const why = lower === 'status' ? ' here ($status exists only in response headers)' : '';
       return err({ offset: start, message: `unknown variable "$${name}"${why}` });
     }

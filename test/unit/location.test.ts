@@ -37,6 +37,7 @@ function loc(path: string, extra: Partial<LocationConfig> = {}): LocationConfig 
     limitRate: NO_RATE_LIMIT,
     realIp: null,
     proxy: null,
+    fastcgi: null,
     pos,
     ...extra,
   };

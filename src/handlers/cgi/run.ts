@@ -19,6 +19,7 @@ import { CgiOutput, type OutputOwner } from './output.js';
 import { ScriptProcess, type ProcessOwner } from './process.js';
 import type { CgiScript } from './script.js';
 import { ScriptInput } from './input.js';
+import { applySessionHeaders } from './session.js';
 import { closeQuietly } from './spool.js';
 import { StderrLog } from './stderr-log.js';
 
@@ -180,12 +181,7 @@ export class CgiRun implements BodyReceiver, ChildEvents, ProcessOwner, OutputOw
     const h = this.head;
     const output = this.output;
     if (h === null || output === null) return;
-    if (this.ex.session() !== null) {
-      if (h.sessionEnd) this.ex.endSession();
-      else if (h.sessionData !== null && !this.ex.setSessionData(h.sessionData)) {
-        this.log('X-Session-Data over the size cap: not stored');
-      }
-    }
+    applySessionHeaders(this.ex, h, (m) => this.log(m));
     if (h.localRedirect && h.location !== null) {
       this.stop();
       this.ex.reroute(h.location);

@@ -1,0 +1,41 @@
+/**
+ * FastCGI (`fastcgi_pass`, docs/ARCHITECTURE.md "Gateway"): the request goes to a FastCGI application server
+ * (php-fpm) over the protocol written in protocol.ts, on an outbound connection from the exchange's dialer; its
+ * output is a CGI response, streamed back as the CGI gateway's is.
+ */
+import * as fs from 'node:fs';
+import { fsErrorResponse, refuseUnconfined } from '../confine.js';
+import { errorResponse } from '../error-page.js';
+import type { BodyReceiver, Exchange } from '../exchange.js';
+import { upstreamSetFor } from '../proxy/upstreams.js';
+import type { FastcgiTarget } from './params.js';
+import { FastcgiRun } from './run.js';
+
+export type { FastcgiTarget } from './params.js';
+
+/**
+ * Handles a request in a `fastcgi_pass` location. Unless a `fastcgi_param SCRIPT_FILENAME` says otherwise, the
+ * script must be a readable file inside the root (404/403 here, not php-fpm's "File not found."): a path that
+ * names no script never reaches the application server (nginx leaves this to `try_files $uri =404`).
+ */
+export function serveFastcgi(ex: Exchange, target: FastcgiTarget): BodyReceiver | null {
+  if (!target.cfg.params.some((p) => p.name === 'SCRIPT_FILENAME')) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(target.file);
+    } catch (err) {
+      ex.respond(fsErrorResponse(ex, 'stat', target.file, err));
+      return null;
+    }
+    if (!st.isFile()) {
+      ex.respond(errorResponse(ex.server, st.isDirectory() ? 403 : 404));
+      return null;
+    }
+    const refused = refuseUnconfined(ex, target.root, target.file);
+    if (refused !== null) {
+      ex.respond(refused);
+      return null;
+    }
+  }
+  return new FastcgiRun(ex, target, upstreamSetFor(target.cfg.upstream)).begin();
+}

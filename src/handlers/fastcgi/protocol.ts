@@ -1,0 +1,159 @@
+/**
+ * The FastCGI 1.0 wire format (fastcgi-archives "FastCGI Specification", §3 records, §3.4 name-value pairs, §5
+ * application records): records built and parsed here. Pure: no I/O; the parser is incremental and bounded.
+ */
+
+/** Record types (§8). */
+export const FCGI = {
+  BEGIN_REQUEST: 1,
+  ABORT_REQUEST: 2,
+  END_REQUEST: 3,
+  PARAMS: 4,
+  STDIN: 5,
+  STDOUT: 6,
+  STDERR: 7,
+  DATA: 8,
+  GET_VALUES: 9,
+  GET_VALUES_RESULT: 10,
+  UNKNOWN_TYPE: 11,
+} as const;
+
+/** The Responder role (§6.2) and the keep-connection flag of FCGI_BeginRequestBody (§5.1). */
+const RESPONDER = 1;
+const KEEP_CONN = 1;
+const VERSION = 1;
+const HEADER_LEN = 8;
+/** A record's contentLength is 16 bits (§3.3). */
+export const MAX_CONTENT = 0xffff;
+
+/** The protocolStatus of FCGI_EndRequestBody (§5.5). */
+export const END_STATUS: readonly string[] = ['request complete', 'cannot multiplex', 'overloaded', 'unknown role'];
+
+/** One record's 8-byte header; content padded to a multiple of 8, as the specification recommends (§3.3). */
+function record(type: number, id: number, content: Buffer, start: number, length: number): Buffer[] {
+  const padding = (8 - (length % 8)) % 8;
+  const head = Buffer.alloc(HEADER_LEN);
+  head[0] = VERSION;
+  head[1] = type;
+  head.writeUInt16BE(id, 2);
+  head.writeUInt16BE(length, 4);
+  head[6] = padding;
+  const out: Buffer[] = [head];
+  if (length > 0) out.push(content.subarray(start, start + length));
+  if (padding > 0) out.push(Buffer.alloc(padding));
+  return out;
+}
+
+/** `data` as records of `type` (split at 64 KiB - 1); an empty `data` is the stream's end record (§3.3). */
+export function streamRecords(type: number, id: number, data: Buffer): Buffer[] {
+  if (data.length === 0) return record(type, id, data, 0, 0);
+  const out: Buffer[] = [];
+  for (let off = 0; off < data.length; off += MAX_CONTENT) {
+    out.push(...record(type, id, data, off, Math.min(MAX_CONTENT, data.length - off)));
+  }
+  return out;
+}
+
+/** FCGI_BEGIN_REQUEST for the Responder role, with FCGI_KEEP_CONN when the connection is to be kept (§5.1). */
+export function beginRequest(id: number, keepConn: boolean): Buffer[] {
+  const body = Buffer.alloc(8);
+  body.writeUInt16BE(RESPONDER, 0);
+  body[2] = keepConn ? KEEP_CONN : 0;
+  return record(FCGI.BEGIN_REQUEST, id, body, 0, 8);
+}
+
+/** FCGI_ABORT_REQUEST (§5.4). */
+export function abortRequest(id: number): Buffer[] {
+  return record(FCGI.ABORT_REQUEST, id, Buffer.alloc(0), 0, 0);
+}
+
+/** A name or value length: one byte below 128, else four with the high bit set (§3.4). */
+function lengthBytes(n: number): Buffer {
+  if (n < 128) return Buffer.from([n]);
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE((n | 0x80000000) >>> 0, 0);
+  return b;
+}
+
+/** The name-value pairs of FCGI_PARAMS (§3.4), as one buffer (the caller splits it into records). */
+export function encodePairs(pairs: readonly (readonly [string, string])[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, value] of pairs) {
+    // Values are the request's bytes: latin1 keeps one char per byte (headers arrive that way).
+    const n = Buffer.from(name, 'latin1');
+    const v = Buffer.from(value, 'latin1');
+    parts.push(lengthBytes(n.length), lengthBytes(v.length), n, v);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Decodes name-value pairs (the test server and FCGI_GET_VALUES_RESULT); null when they are malformed. */
+export function decodePairs(buf: Buffer): [string, string][] | null {
+  const out: [string, string][] = [];
+  let i = 0;
+  const len = (): number => {
+    const b = buf[i];
+    if (b === undefined) return -1;
+    if (b < 128) {
+      i += 1;
+      return b;
+    }
+    if (i + 4 > buf.length) return -1;
+    const n = buf.readUInt32BE(i) & 0x7fffffff;
+    i += 4;
+    return n;
+  };
+  while (i < buf.length) {
+    const nl = len();
+    const vl = len();
+    if (nl < 0 || vl < 0 || i + nl + vl > buf.length) return null;
+    out.push([buf.toString('latin1', i, i + nl), buf.toString('latin1', i + nl, i + nl + vl)]);
+    i += nl + vl;
+  }
+  return out;
+}
+
+/** One record as parsed: its type, request id and content (a view, valid until the next push). */
+export interface FcgiRecord {
+  readonly type: number;
+  readonly id: number;
+  readonly content: Buffer;
+}
+
+/**
+ * Splits a byte stream into records. `push` returns an error sentence for a record that breaks the protocol (a
+ * version other than 1); records are handed over as they complete, whatever the chunking.
+ */
+export class RecordParser {
+  private pending: Buffer | null = null;
+
+  /** Feeds bytes; `onRecord` gets each complete record, in order. Returns null, or why the stream is broken. */
+  push(chunk: Buffer, onRecord: (r: FcgiRecord) => void): string | null {
+    let buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pending = null;
+    let off = 0;
+    while (buf.length - off >= HEADER_LEN) {
+      if (buf[off] !== VERSION) return `FastCGI record of version ${String(buf[off])}, not 1`;
+      const type = buf[off + 1] ?? 0;
+      const id = buf.readUInt16BE(off + 2);
+      const length = buf.readUInt16BE(off + 4);
+      const padding = buf[off + 6] ?? 0;
+      const total = HEADER_LEN + length + padding;
+      if (buf.length - off < total) break;
+      onRecord({ type, id, content: buf.subarray(off + HEADER_LEN, off + HEADER_LEN + length) });
+      off += total;
+    }
+    if (off < buf.length) {
+      // Copy the rest: `chunk` belongs to the caller and a view would pin the whole of it.
+      buf = Buffer.from(buf.subarray(off));
+      this.pending = buf;
+    }
+    return null;
+  }
+}
+
+/** FCGI_EndRequestBody's appStatus and protocolStatus (§5.5); null when the body is short. */
+export function parseEndRequest(content: Buffer): { appStatus: number; protocolStatus: number } | null {
+  if (content.length < 8) return null;
+  return { appStatus: content.readUInt32BE(0), protocolStatus: content[4] ?? 0 };
+}

@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import {
+  beginRequest,
+  decodePairs,
+  encodePairs,
+  FCGI,
+  parseEndRequest,
+  RecordParser,
+  streamRecords,
+  type FcgiRecord,
+} from '../../src/handlers/fastcgi/protocol.js';
+import {
+  parseFastcgiPass,
+  parseParamValue,
+  parseSplitPathInfo,
+  scriptNameOf,
+  type FastcgiConfig,
+} from '../../src/config/fastcgi.js';
+
+const parse = (bytes: Buffer, step = bytes.length): FcgiRecord[] => {
+  const out: FcgiRecord[] = [];
+  const p = new RecordParser();
+  for (let i = 0; i < bytes.length; i += step) {
+    const err = p.push(bytes.subarray(i, i + step), (r) => out.push({ ...r, content: Buffer.from(r.content) }));
+    assert.equal(err, null);
+  }
+  return out;
+};
+
+test('a stream is split at 65535 bytes, each record padded to 8, and an empty record ends it', () => {
+  const data = Buffer.alloc(70_000, 7);
+  const bytes = Buffer.concat(streamRecords(FCGI.STDIN, 1, data));
+  const recs = parse(bytes);
+  assert.deepEqual(
+    recs.map((r) => [r.type, r.id, r.content.length]),
+    [
+      [FCGI.STDIN, 1, 65535],
+      [FCGI.STDIN, 1, 4465],
+    ],
+  );
+  assert.equal(bytes.length % 8, 0);
+  const end = Buffer.concat(streamRecords(FCGI.STDIN, 1, Buffer.alloc(0)));
+  assert.deepEqual([...end], [1, FCGI.STDIN, 0, 1, 0, 0, 0, 0]);
+});
+
+test('records are found whatever the chunking, one byte at a time included', () => {
+  const bytes = Buffer.concat([
+    ...beginRequest(1, true),
+    ...streamRecords(FCGI.STDOUT, 1, Buffer.from('Status: 200\r\n\r\nhi')),
+    ...streamRecords(FCGI.STDERR, 1, Buffer.from('oops')),
+  ]);
+  for (const step of [1, 3, 8, 1000]) {
+    const recs = parse(bytes, step);
+    assert.deepEqual(
+      recs.map((r) => r.type),
+      [FCGI.BEGIN_REQUEST, FCGI.STDOUT, FCGI.STDERR],
+    );
+    assert.equal(recs[0]?.content[2], 1, 'FCGI_KEEP_CONN');
+    assert.equal(recs[1]?.content.toString(), 'Status: 200\r\n\r\nhi');
+  }
+});
+
+test('a record of another version breaks the stream', () => {
+  const p = new RecordParser();
+  assert.match(p.push(Buffer.from([2, 6, 0, 1, 0, 0, 0, 0]), () => undefined) ?? '', /version 2/);
+});
+
+test('name-value pairs: one-byte and four-byte lengths (§3.4) round-trip', () => {
+  const long = 'v'.repeat(300);
+  const pairs: [string, string][] = [
+    ['A', ''],
+    ['SCRIPT_FILENAME', '/srv/www/index.php'],
+    ['LONG', long],
+    ['N'.repeat(130), 'x'],
+  ];
+  const buf = encodePairs(pairs);
+  assert.equal(buf[1 + 1 + 1], 15, 'a short name: one length byte');
+  assert.deepEqual(decodePairs(buf), pairs);
+  assert.equal(decodePairs(buf.subarray(0, buf.length - 1)), null);
+});
+
+test('FCGI_END_REQUEST body', () => {
+  assert.deepEqual(parseEndRequest(Buffer.from([0, 0, 1, 0, 2, 0, 0, 0])), { appStatus: 256, protocolStatus: 2 });
+  assert.equal(parseEndRequest(Buffer.from([0, 0])), null);
+});
+
+test('fastcgi_pass: address, socket, upstream name; a port is needed', () => {
+  const a = parseFastcgiPass('127.0.0.1:9000');
+  assert.ok(a.ok && a.value.kind === 'address' && a.value.upstream.name === '127.0.0.1:9000');
+  const u = parseFastcgiPass('unix:/run/php/php-fpm.sock');
+  assert.ok(u.ok && u.value.kind === 'address' && u.value.upstream.name === 'unix:/run/php/php-fpm.sock');
+  const n = parseFastcgiPass('php');
+  assert.ok(n.ok && n.value.kind === 'upstream' && n.value.name === 'php');
+  assert.ok(!parseFastcgiPass('127.0.0.1').ok);
+  assert.ok(!parseFastcgiPass('example.com:9000').ok, 'no DNS on the loop');
+  assert.ok(!parseFastcgiPass('unix:relative.sock').ok);
+});
+
+test('fastcgi_split_path_info and fastcgi_index make the script name', () => {
+  const split = parseSplitPathInfo('^(.+\\.php)(/.*)$');
+  assert.ok(split.ok);
+  assert.ok(!parseSplitPathInfo('^(.+)$').ok, 'two captures needed');
+  assert.ok(!parseSplitPathInfo('(').ok);
+  const cfg: FastcgiConfig = {
+    upstream: { name: 'x', servers: [], keepalive: 0 },
+    params: [],
+    index: 'index.php',
+    splitPathInfo: split.value,
+    keepConn: false,
+    connectTimeout: 1,
+    readTimeout: 1,
+    sendTimeout: 1,
+  };
+  assert.deepEqual(scriptNameOf(cfg, '/a/b.php/c/d'), { scriptName: '/a/b.php', pathInfo: '/c/d' });
+  assert.deepEqual(scriptNameOf(cfg, '/a/b.php'), { scriptName: '/a/b.php', pathInfo: '' });
+  assert.deepEqual(scriptNameOf(cfg, '/dir/'), { scriptName: '/dir/index.php', pathInfo: '' });
+});
+
+test('fastcgi_param values know the FastCGI variables and refuse unknown ones', () => {
+  assert.ok(parseParamValue('$document_root$fastcgi_script_name').ok);
+  assert.ok(parseParamValue('$https').ok);
+  const bad = parseParamValue('$nope');
+  assert.ok(!bad.ok && /unknown variable "\$nope"/.test(bad.error));
+});
