@@ -117,6 +117,10 @@ execFileSync(
   { stdio: 'ignore' },
 );
 fs.chmodSync(keyFile, 0o644); // nginx's worker (www-data) reads it; a throwaway key in a throwaway directory
+// Scripts have a directory of their own: `location /` takes uploads, and no upload may land where scripts run.
+const phpDir = path.join(work, 'php');
+fs.mkdirSync(phpDir);
+fs.writeFileSync(path.join(phpDir, 'hello.php'), '<?php echo "Hello, world\\n";\n');
 fs.writeFileSync(
   path.join(cgiDir, 'hello.py'),
   '#!/usr/bin/python3\nimport sys\nsys.stdout.write("Content-Type: text/plain\\r\\n\\r\\nHello, world\\n")\n',
@@ -191,6 +195,18 @@ function waitPort(port, ms = 10000) {
 const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
 const NGINX = which('nginx') || '/usr/sbin/nginx';
 const LIGHTTPD = which('lighttpd') || '/usr/sbin/lighttpd';
+/** Debian's php-fpm (any version), for the FastCGI row: one pool serves ours and nginx alike. */
+const PHP_FPM = (() => {
+  for (const dir of ['/usr/sbin', '/usr/bin']) {
+    const name = (fs.existsSync(dir) ? fs.readdirSync(dir) : [])
+      .filter((n) => /^php-fpm[0-9.]*$/.test(n))
+      .sort()
+      .pop();
+    if (name !== undefined) return path.join(dir, name);
+  }
+  return '';
+})();
+const fpmSocket = path.join(work, 'php-fpm.sock');
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : which('python3');
 
 /** @returns {Promise<Setup>} */
@@ -239,6 +255,11 @@ async function setupServers() {
   location /uploads {
     methods GET POST
     root ${upDir}
+  }
+  location ~ \\.php$ {
+    root ${phpDir}
+    fastcgi_pass unix:${fpmSocket}
+    fastcgi_keep_conn on
   }
 `;
   // The baseline (another commit) reads the plain server alone: it may predate TLS and compression.
@@ -293,7 +314,15 @@ http {
     index index.html;
     location /dir/ { autoindex on; }
     location /js/ { gzip on; gzip_types application/javascript; }
+    location ~ \\.php$ {
+      root ${phpDir};
+      fastcgi_pass php;
+      fastcgi_keep_conn on;
+      include /etc/nginx/fastcgi_params;
+      fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+    }
   }
+  upstream php { server unix:${fpmSocket}; keepalive 4; }
   server {
     listen 127.0.0.1:${tlsPorts.nginx} ssl;
     ssl_certificate ${certFile};
@@ -597,6 +626,13 @@ const scenarios = [
     servers: ['ours', 'oursNode', 'nginx'],
   },
   {
+    name: 'PHP hello (php-fpm)',
+    key: 'fpm',
+    path: '/hello.php',
+    conns: 10,
+    servers: ['ours', 'oursNode', 'nginx'],
+  },
+  {
     name: 'Python CGI hello',
     key: 'cgi',
     path: '/cgi-bin/hello.py',
@@ -608,11 +644,35 @@ const scenarios = [
 // With --baseline, it runs wherever ours does.
 if (BASELINE !== '')
   for (const sc of scenarios)
-    if (sc.servers.includes('ours') && !['gzip', 'br', 'tls', 'tlsnew'].includes(sc.key))
+    if (sc.servers.includes('ours') && !['gzip', 'br', 'tls', 'tlsnew', 'fpm'].includes(sc.key))
       sc.servers.push(...BASE_NAMES);
+
+/**
+ * One php-fpm pool for the FastCGI row, shared by ours and nginx: static, 6 children (more than the 4 idle
+ * connections either keeps), run as root with -R (the bench runs as root), its socket open to nginx's www-data.
+ * @returns {import('node:child_process').ChildProcess | null}
+ */
+function startPhpFpm() {
+  if (PHP_FPM === '' || (ONLY !== null && !ONLY.has('fpm'))) return null;
+  const conf = path.join(work, 'php-fpm.conf');
+  const root = process.getuid?.() === 0;
+  fs.writeFileSync(
+    conf,
+    `[global]\nerror_log = ${work}/php-fpm.log\ndaemonize = no\n[bench]\n` +
+      (root ? 'user = root\ngroup = root\n' : '') +
+      `listen = ${fpmSocket}\nlisten.mode = 0666\npm = static\npm.max_children = 6\n`,
+  );
+  return spawn('taskset', ['-c', CLIENT_CPU, PHP_FPM, '-n', '-y', conf, ...(root ? ['-R'] : [])], {
+    stdio: 'ignore',
+  });
+}
 
 async function main() {
   const setup = await setupServers();
+  const fpm = startPhpFpm();
+  for (let i = 0; fpm !== null && i < 100 && !fs.existsSync(fpmSocket); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  if (fpm === null) for (const sc of scenarios) if (sc.key === 'fpm') sc.servers.length = 0;
   /** @type {Map<string, Map<ServerName, Figures>>} */
   const results = new Map(); // key → server → {rps[], p99[], peak}
   const selected = scenarios.filter((s) => ONLY === null || ONLY.has(s.key));
@@ -860,6 +920,7 @@ async function main() {
   const text = lines.join('\n') + '\n';
   process.stdout.write(text);
   if (OUT !== '') fs.writeFileSync(OUT, text);
+  fpm?.kill('SIGQUIT');
   fs.rmSync(work, { recursive: true, force: true });
 }
 

@@ -73,10 +73,13 @@ test('name-value pairs: one-byte and four-byte lengths (§3.4) round-trip', () =
     ['SCRIPT_FILENAME', '/srv/www/index.php'],
     ['LONG', long],
     ['N'.repeat(130), 'x'],
+    ['PATH_INFO', '/café'],
   ];
   const buf = encodePairs(pairs);
   assert.equal(buf[1 + 1 + 1], 15, 'a short name: one length byte');
   assert.deepEqual(decodePairs(buf), pairs);
+  const cafe = encodePairs([['P', '/café']]);
+  assert.deepEqual([...cafe.subarray(0, 2)], [1, 6], 'lengths in bytes: é is two in UTF-8');
   assert.equal(decodePairs(buf.subarray(0, buf.length - 1)), null);
 });
 

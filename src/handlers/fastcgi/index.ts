@@ -3,11 +3,12 @@
  * (php-fpm) over the protocol written in protocol.ts, on an outbound connection from the exchange's dialer; its
  * output is a CGI response, streamed back as the CGI gateway's is.
  */
-import * as fs from 'node:fs';
+import type * as fs from 'node:fs';
 import { fsErrorResponse, refuseUnconfined } from '../confine.js';
 import { errorResponse } from '../error-page.js';
 import type { BodyReceiver, Exchange } from '../exchange.js';
 import { upstreamSetFor } from '../proxy/upstreams.js';
+import { statCached } from '../stat-cache.js';
 import type { FastcgiTarget } from './params.js';
 import { FastcgiRun } from './run.js';
 
@@ -20,15 +21,15 @@ export type { FastcgiTarget } from './params.js';
  */
 export function serveFastcgi(ex: Exchange, target: FastcgiTarget): BodyReceiver | null {
   if (!target.cfg.params.some((p) => p.name === 'SCRIPT_FILENAME')) {
-    let st: fs.Stats;
+    let st: fs.Stats | undefined;
     try {
-      st = fs.statSync(target.file);
+      st = statCached(target.file, target.root); // a hot script costs no stat(2), as a static file does not
     } catch (err) {
       ex.respond(fsErrorResponse(ex, 'stat', target.file, err));
       return null;
     }
-    if (!st.isFile()) {
-      ex.respond(errorResponse(ex.server, st.isDirectory() ? 403 : 404));
+    if (st === undefined || !st.isFile()) {
+      ex.respond(errorResponse(ex.server, st?.isDirectory() === true ? 403 : 404));
       return null;
     }
     const refused = refuseUnconfined(ex, target.root, target.file);

@@ -68,23 +68,41 @@ export function abortRequest(id: number): Buffer[] {
 }
 
 /** A name or value length: one byte below 128, else four with the high bit set (§3.4). */
-function lengthBytes(n: number): Buffer {
-  if (n < 128) return Buffer.from([n]);
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE((n | 0x80000000) >>> 0, 0);
-  return b;
+const lengthSize = (n: number): number => (n < 128 ? 1 : 4);
+
+function writeLength(buf: Buffer, off: number, n: number): number {
+  if (n < 128) {
+    buf[off] = n;
+    return off + 1;
+  }
+  buf.writeUInt32BE((n | 0x80000000) >>> 0, off);
+  return off + 4;
 }
 
-/** The name-value pairs of FCGI_PARAMS (§3.4), as one buffer (the caller splits it into records). */
+/**
+ * The name-value pairs of FCGI_PARAMS (§3.4), as one buffer written in place (the caller splits it into records).
+ * UTF-8, as the CGI gateway's environment is (cgi/env.ts turns header bytes that are UTF-8 into their text, so
+ * they go out as they came).
+ */
 export function encodePairs(pairs: readonly (readonly [string, string])[]): Buffer {
-  const parts: Buffer[] = [];
+  const sizes: number[] = [];
+  let total = 0;
   for (const [name, value] of pairs) {
-    // Values are the request's bytes: latin1 keeps one char per byte (headers arrive that way).
-    const n = Buffer.from(name, 'latin1');
-    const v = Buffer.from(value, 'latin1');
-    parts.push(lengthBytes(n.length), lengthBytes(v.length), n, v);
+    const n = Buffer.byteLength(name, 'utf8');
+    const v = Buffer.byteLength(value, 'utf8');
+    sizes.push(n, v);
+    total += lengthSize(n) + lengthSize(v) + n + v;
   }
-  return Buffer.concat(parts);
+  const buf = Buffer.allocUnsafe(total);
+  let off = 0;
+  let i = 0;
+  for (const [name, value] of pairs) {
+    off = writeLength(buf, off, sizes[i++] ?? 0);
+    off = writeLength(buf, off, sizes[i++] ?? 0);
+    off += buf.write(name, off, 'utf8');
+    off += buf.write(value, off, 'utf8');
+  }
+  return buf;
 }
 
 /** Decodes name-value pairs (the test server and FCGI_GET_VALUES_RESULT); null when they are malformed. */
@@ -107,7 +125,7 @@ export function decodePairs(buf: Buffer): [string, string][] | null {
     const nl = len();
     const vl = len();
     if (nl < 0 || vl < 0 || i + nl + vl > buf.length) return null;
-    out.push([buf.toString('latin1', i, i + nl), buf.toString('latin1', i + nl, i + nl + vl)]);
+    out.push([buf.toString('utf8', i, i + nl), buf.toString('utf8', i + nl, i + nl + vl)]);
     i += nl + vl;
   }
   return out;
