@@ -207,6 +207,8 @@ const PHP_FPM = (() => {
   return '';
 })();
 const fpmSocket = path.join(work, 'php-fpm.sock');
+/** The backend of the proxy row: another nginx, on the client's CPU, serving www for ours and nginx alike. */
+const backendPort = await freePort();
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : which('python3');
 
 /** @returns {Promise<Setup>} */
@@ -256,19 +258,25 @@ async function setupServers() {
     methods GET POST
     root ${upDir}
   }
-  location ~ \\.php$ {
+`;
+  // The gateways, for ours alone: the baseline may predate them.
+  const gateways = `  location ~ \\.php$ {
     root ${phpDir}
     fastcgi_pass unix:${fpmSocket}
     fastcgi_keep_conn on
+  }
+  location /proxy/ {
+    proxy_pass http://backend/
   }
 `;
   // The baseline (another commit) reads the plain server alone: it may predate TLS and compression.
   const baseConf = path.join(work, 'base.conf');
   fs.writeFileSync(baseConf, `${plainServer}}\n`);
+  const upstreamBlock = `upstream backend {\n  server 127.0.0.1:${backendPort}\n  keepalive 32\n}\n`;
   const oursConf = path.join(work, 'ours.conf');
   fs.writeFileSync(
     oursConf,
-    `${plainServer}  location /js {
+    `${upstreamBlock}${plainServer}${gateways}  location /js {
     root ${www}/js
     gzip on
     brotli on
@@ -314,6 +322,16 @@ http {
     index index.html;
     location /dir/ { autoindex on; }
     location /js/ { gzip on; gzip_types application/javascript; }
+    location /proxy/ {
+      proxy_pass http://backend/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $proxy_host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+    }
     location ~ \\.php$ {
       root ${phpDir};
       fastcgi_pass php;
@@ -323,6 +341,7 @@ http {
     }
   }
   upstream php { server unix:${fpmSocket}; keepalive 4; }
+  upstream backend { server 127.0.0.1:${backendPort}; keepalive 32; }
   server {
     listen 127.0.0.1:${tlsPorts.nginx} ssl;
     ssl_certificate ${certFile};
@@ -626,6 +645,12 @@ const scenarios = [
     servers: ['ours', 'oursNode', 'nginx'],
   },
   {
+    name: 'proxied 1 KiB keep-alive',
+    key: 'proxy',
+    path: '/proxy/index.html',
+    servers: ['ours', 'oursNode', 'nginx'],
+  },
+  {
     name: 'PHP hello (php-fpm)',
     key: 'fpm',
     path: '/hello.php',
@@ -644,7 +669,7 @@ const scenarios = [
 // With --baseline, it runs wherever ours does.
 if (BASELINE !== '')
   for (const sc of scenarios)
-    if (sc.servers.includes('ours') && !['gzip', 'br', 'tls', 'tlsnew', 'fpm'].includes(sc.key))
+    if (sc.servers.includes('ours') && !['gzip', 'br', 'tls', 'tlsnew', 'fpm', 'proxy'].includes(sc.key))
       sc.servers.push(...BASE_NAMES);
 
 /**
@@ -667,9 +692,32 @@ function startPhpFpm() {
   });
 }
 
+/**
+ * The proxy row's backend: nginx with one worker on the client's CPU, logging off, serving www.
+ * @returns {import('node:child_process').ChildProcess | null}
+ */
+function startBackend() {
+  if (ONLY !== null && !ONLY.has('proxy')) return null;
+  const conf = path.join(work, 'backend.conf');
+  fs.writeFileSync(
+    conf,
+    `worker_processes 1;\ndaemon off;\npid ${work}/backend.pid;\nerror_log ${work}/backend-error.log;\n` +
+      `events { worker_connections 4096; }\nhttp { access_log off; keepalive_requests 1000000;\n` +
+      `  client_body_temp_path ${work}/backend-body; proxy_temp_path ${work}/backend-proxy;\n` +
+      `  fastcgi_temp_path ${work}/backend-fastcgi; uwsgi_temp_path ${work}/backend-uwsgi;\n` +
+      `  scgi_temp_path ${work}/backend-scgi;\n` +
+      `  server { listen 127.0.0.1:${backendPort}; root ${www}; } }\n`,
+  );
+  return spawn('taskset', ['-c', CLIENT_CPU, NGINX, '-c', conf, '-e', `${work}/backend-error.log`], {
+    stdio: 'ignore',
+  });
+}
+
 async function main() {
   const setup = await setupServers();
   const fpm = startPhpFpm();
+  const backend = startBackend();
+  if (backend !== null) await waitPort(backendPort);
   for (let i = 0; fpm !== null && i < 100 && !fs.existsSync(fpmSocket); i++)
     await new Promise((r) => setTimeout(r, 50));
   if (fpm === null) for (const sc of scenarios) if (sc.key === 'fpm') sc.servers.length = 0;
@@ -921,6 +969,7 @@ async function main() {
   process.stdout.write(text);
   if (OUT !== '') fs.writeFileSync(OUT, text);
   fpm?.kill('SIGQUIT');
+  backend?.kill('SIGQUIT');
   fs.rmSync(work, { recursive: true, force: true });
 }
 

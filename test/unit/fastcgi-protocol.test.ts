@@ -7,6 +7,7 @@ import {
   FCGI,
   parseEndRequest,
   RecordParser,
+  requestHead,
   streamRecords,
   type FcgiRecord,
 } from '../../src/handlers/fastcgi/protocol.js';
@@ -59,6 +60,34 @@ test('records are found whatever the chunking, one byte at a time included', () 
     assert.equal(recs[0]?.content[2], 1, 'FCGI_KEEP_CONN');
     assert.equal(recs[1]?.content.toString(), 'Status: 200\r\n\r\nhi');
   }
+});
+
+test('the request head: BEGIN_REQUEST, params split at 65535 and padded, their end, the end of STDIN', () => {
+  const params = encodePairs([['BIG', 'b'.repeat(70_000)]]);
+  const head = requestHead(1, true, params, true);
+  assert.equal(head.length % 8, 0);
+  const recs = parse(head, 7);
+  assert.deepEqual(
+    recs.map((r) => [r.type, r.content.length]),
+    [
+      [FCGI.BEGIN_REQUEST, 8],
+      [FCGI.PARAMS, 65535],
+      [FCGI.PARAMS, params.length - 65535],
+      [FCGI.PARAMS, 0],
+      [FCGI.STDIN, 0],
+    ],
+  );
+  assert.deepEqual([...(recs[0]?.content ?? [])], [0, 1, 1, 0, 0, 0, 0, 0], 'Responder, FCGI_KEEP_CONN');
+  assert.deepEqual(
+    decodePairs(Buffer.concat([recs[1]?.content ?? Buffer.alloc(0), recs[2]?.content ?? Buffer.alloc(0)])),
+    [['BIG', 'b'.repeat(70_000)]],
+  );
+  const noBody = parse(requestHead(1, false, encodePairs([]), false));
+  assert.deepEqual(
+    noBody.map((r) => r.type),
+    [FCGI.BEGIN_REQUEST, FCGI.PARAMS],
+  );
+  assert.equal(noBody[0]?.content[2], 0);
 });
 
 test('a record of another version breaks the stream', () => {

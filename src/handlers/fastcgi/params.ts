@@ -100,7 +100,7 @@ export function fastcgiParams(
   ex: Exchange,
   target: FastcgiTarget,
   contentLength: number | null,
-): (readonly [string, string])[] {
+): ReadonlyMap<string, string> {
   const script = {
     file: target.file,
     scriptName: target.scriptName,
@@ -121,5 +121,5 @@ export function fastcgiParams(
     if (p.ifNotEmpty && value === '') env.delete(p.name);
     else env.set(p.name, value);
   }
-  return [...env];
+  return env;
 }

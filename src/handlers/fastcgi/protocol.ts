@@ -67,42 +67,69 @@ export function abortRequest(id: number): Buffer[] {
   return record(FCGI.ABORT_REQUEST, id, Buffer.alloc(0), 0, 0);
 }
 
-/** A name or value length: one byte below 128, else four with the high bit set (§3.4). */
-const lengthSize = (n: number): number => (n < 128 ? 1 : 4);
+const NON_ASCII = /[^\x00-\x7f]/;
 
-function writeLength(buf: Buffer, off: number, n: number): number {
-  if (n < 128) {
-    buf[off] = n;
-    return off + 1;
+/** `s` as a string of its UTF-8 bytes, one char each: ASCII, the common case, is itself. */
+const utf8Chars = (s: string): string => (NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s);
+
+/** A name or value length: one byte below 128, else four with the high bit set (§3.4); as chars, one per byte. */
+const lengthChars = (n: number): string =>
+  n < 128
+    ? String.fromCharCode(n)
+    : String.fromCharCode(0x80 | (n >>> 24), (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+
+/**
+ * The name-value pairs of FCGI_PARAMS (§3.4) as one buffer, made by one conversion of a string of bytes. UTF-8, as
+ * the CGI gateway's environment is (cgi/env.ts turns header bytes that are UTF-8 into their text, so they go out
+ * as they came).
+ */
+export function encodePairs(pairs: Iterable<readonly [string, string]>): Buffer {
+  let out = '';
+  for (const [name, value] of pairs) {
+    const n = utf8Chars(name);
+    const v = utf8Chars(value);
+    out += lengthChars(n.length) + lengthChars(v.length) + n + v;
   }
-  buf.writeUInt32BE((n | 0x80000000) >>> 0, off);
-  return off + 4;
+  return Buffer.from(out, 'latin1');
 }
 
 /**
- * The name-value pairs of FCGI_PARAMS (§3.4), as one buffer written in place (the caller splits it into records).
- * UTF-8, as the CGI gateway's environment is (cgi/env.ts turns header bytes that are UTF-8 into their text, so
- * they go out as they came).
+ * What opens a request, in one buffer: FCGI_BEGIN_REQUEST (the Responder role, FCGI_KEEP_CONN when asked), the
+ * params as FCGI_PARAMS records and their empty end record, and the empty FCGI_STDIN record when there is no body
+ * to follow.
  */
-export function encodePairs(pairs: readonly (readonly [string, string])[]): Buffer {
-  const sizes: number[] = [];
-  let total = 0;
-  for (const [name, value] of pairs) {
-    const n = Buffer.byteLength(name, 'utf8');
-    const v = Buffer.byteLength(value, 'utf8');
-    sizes.push(n, v);
-    total += lengthSize(n) + lengthSize(v) + n + v;
+export function requestHead(id: number, keepConn: boolean, params: Buffer, endStdin: boolean): Buffer {
+  const chunks = Math.ceil(params.length / MAX_CONTENT);
+  let size = HEADER_LEN + 8 + HEADER_LEN + (endStdin ? HEADER_LEN : 0);
+  for (let c = 0; c < chunks; c++) {
+    const len = Math.min(MAX_CONTENT, params.length - c * MAX_CONTENT);
+    size += HEADER_LEN + len + ((8 - (len % 8)) % 8);
   }
-  const buf = Buffer.allocUnsafe(total);
-  let off = 0;
-  let i = 0;
-  for (const [name, value] of pairs) {
-    off = writeLength(buf, off, sizes[i++] ?? 0);
-    off = writeLength(buf, off, sizes[i++] ?? 0);
-    off += buf.write(name, off, 'utf8');
-    off += buf.write(value, off, 'utf8');
+  const buf = Buffer.alloc(size); // zeroed: reserved bytes and padding
+  let off = writeHeader(buf, 0, FCGI.BEGIN_REQUEST, id, 8, 0);
+  buf.writeUInt16BE(RESPONDER, off);
+  buf[off + 2] = keepConn ? KEEP_CONN : 0;
+  off += 8;
+  for (let c = 0; c < chunks; c++) {
+    const start = c * MAX_CONTENT;
+    const len = Math.min(MAX_CONTENT, params.length - start);
+    const pad = (8 - (len % 8)) % 8;
+    off = writeHeader(buf, off, FCGI.PARAMS, id, len, pad);
+    off += params.copy(buf, off, start, start + len) + pad;
   }
+  off = writeHeader(buf, off, FCGI.PARAMS, id, 0, 0);
+  if (endStdin) writeHeader(buf, off, FCGI.STDIN, id, 0, 0);
   return buf;
+}
+
+/** Writes a record header at `off`; returns the offset after it. */
+function writeHeader(buf: Buffer, off: number, type: number, id: number, length: number, padding: number): number {
+  buf[off] = VERSION;
+  buf[off + 1] = type;
+  buf.writeUInt16BE(id, off + 2);
+  buf.writeUInt16BE(length, off + 4);
+  buf[off + 6] = padding;
+  return off + HEADER_LEN;
 }
 
 /** Decodes name-value pairs (the test server and FCGI_GET_VALUES_RESULT); null when they are malformed. */

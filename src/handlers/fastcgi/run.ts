@@ -25,12 +25,12 @@ import { IGNORE } from '../proxy/run.js';
 import type { Peer, UpstreamSet } from '../proxy/upstreams.js';
 import { fastcgiParams, type FastcgiTarget } from './params.js';
 import {
-  beginRequest,
   encodePairs,
   END_STATUS,
   FCGI,
   parseEndRequest,
   RecordParser,
+  requestHead,
   streamRecords,
   type FcgiRecord,
 } from './protocol.js';
@@ -148,13 +148,8 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
     countUpstreamAttempt();
     const keep = this.target.cfg.keepConn;
     const params = encodePairs(fastcgiParams(this.ex, this.target, this.contentLength));
-    const first = [
-      ...beginRequest(REQUEST_ID, keep),
-      ...streamRecords(FCGI.PARAMS, REQUEST_ID, params),
-      ...streamRecords(FCGI.PARAMS, REQUEST_ID, NOTHING),
-    ];
     // The body is all there is when it is empty or spooled: its end record goes with the params.
-    if (this.bodyIn && this.spool === null) first.push(...streamRecords(FCGI.STDIN, REQUEST_ID, NOTHING));
+    const head = requestHead(REQUEST_ID, keep, params, this.bodyIn && this.spool === null);
     // Any request takes an idle kept connection first, with or without FCGI_KEEP_CONN: each one holds a child.
     const pooled = this.upstreams.takeIdle(peer, this);
     this.reused = pooled !== null;
@@ -167,7 +162,7 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
       this.up = this.ex.dialer.dial(peer.address, this);
       this.connectDl.arm(this.target.cfg.connectTimeout);
     }
-    this.writeUp(Buffer.concat(first));
+    this.writeUp(head);
     if (this.spool !== null) this.pumpSpool();
   }
 
