@@ -16,6 +16,11 @@
 // new TLS connections (`Connection: close`: a full handshake per request), one ECDSA P-256 certificate for both,
 // nginx with ssl_session_cache and tickets off; and RSS with 1,000 idle TLS connections.
 //
+// Issue 18's row `ws`: WebSocket echo through the proxy (ours: a bare proxy_pass; nginx: proxy_http_version 1.1 and
+// the two proxy_set_header lines it needs) to one echo backend (bench/ws-echo.mjs, on the client's CPU with the
+// load client): 50 connections, each a ping-pong of 64-byte messages; messages/s and server CPU per message, with
+// the backend reached directly as the floor.
+//
 // Usage: node bench/bench.mjs [--duration S] [--repeat N] [--only NAME,...] [--out FILE] [--node-flags 'FLAGS']
 //                              [--baseline DIR]
 //   --node-flags: Node's flags for our server (default: those of `npm start` in package.json).
@@ -144,7 +149,7 @@ function jsText(size) {
  *   benchmark runs ('base', 'baseNode': the --baseline checkout on each transport).
  * @typedef {[string, string[], Record<string, string>?]} Command A server's program, arguments and environment.
  * @typedef {{ ports: Record<ServerName, number>, tlsPorts: Record<ServerName, number>,
- *   commands: Record<ServerName, Command> }} Setup
+ *   commands: Record<ServerName, Command>, wsEcho: number }} Setup
  * @typedef {{ proc: import('node:child_process').ChildProcess, workPid: number | undefined }} Started
  * @typedef {{ name: string, key: string, path: string, headers?: string[], conns?: number, tls?: boolean,
  *   servers: ServerName[] }} Scenario
@@ -225,6 +230,7 @@ async function setupServers() {
     baseNode: ours,
   };
   const oursTls = await freePort();
+  const wsEcho = await freePort();
   /** @type {Record<ServerName, number>} */
   const tlsPorts = {
     ours: oursTls,
@@ -280,6 +286,9 @@ async function setupServers() {
     root ${www}/js
     gzip on
     brotli on
+  }
+  location /ws/ {
+    proxy_pass http://127.0.0.1:${wsEcho}
   }
 }
 server {
@@ -339,6 +348,13 @@ http {
       include /etc/nginx/fastcgi_params;
       fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
     }
+    location /ws/ {
+      proxy_pass http://127.0.0.1:${wsEcho};
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_read_timeout 75s;
+    }
   }
   upstream php { server unix:${fpmSocket}; keepalive 4; }
   upstream backend { server 127.0.0.1:${backendPort}; keepalive 32; }
@@ -376,6 +392,7 @@ $HTTP["url"] =~ "^/cgi-bin/" { cgi.assign = ( ".py" => "${PYTHON}" ) }
   return {
     ports,
     tlsPorts,
+    wsEcho,
     commands: {
       // The same command line as `npm start` (unless --node-flags says otherwise).
       ours: [
@@ -804,6 +821,53 @@ async function main() {
     }
   }
 
+  // WebSocket echo through each proxy (issue 18): messages/s and server CPU per message; 'direct' is no proxy.
+  /** @type {Map<ServerName | 'direct', { rate: number, cpu: number, failed: number }>} */
+  const ws = new Map();
+  if (ONLY === null || ONLY.has('ws')) {
+    const echoScript = path.join(REPO, 'bench/ws-echo.mjs');
+    const echo = spawn('taskset', ['-c', CLIENT_CPU, process.execPath, echoScript, 'server', String(setup.wsEcho)], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    /** @type {(port: number, seconds: number) => { messages: number, failed: number }} */
+    const load = (port, seconds) => {
+      const argv = ['-c', CLIENT_CPU, process.execPath, echoScript, 'client', String(port), '/ws/', '50'];
+      const r = spawnSync('taskset', [...argv, String(seconds), '64'], {
+        encoding: 'utf8',
+        timeout: (seconds + 30) * 1000,
+      });
+      const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+      try {
+        const j = JSON.parse(line);
+        return { messages: Number(j.messages), failed: Number(j.failed) };
+      } catch {
+        throw new Error(`ws client: ${line} ${r.stderr ?? ''}`);
+      }
+    };
+    try {
+      await waitPort(setup.wsEcho);
+      for (const name of /** @type {const} */ (['ours', 'oursNode', 'nginx', 'direct'])) {
+        const srv = name === 'direct' ? null : await start(name, setup);
+        try {
+          const port = name === 'direct' ? setup.wsEcho : setup.ports[name];
+          load(port, 1); // warm-up
+          const cpu0 = srv === null ? NaN : cpuMicros(srv.workPid);
+          const r = load(port, DURATION);
+          const cpu = srv === null ? NaN : (cpuMicros(srv.workPid) - cpu0) / r.messages;
+          const rate = r.messages / DURATION;
+          ws.set(name, { rate, cpu, failed: r.failed });
+          process.stderr.write(
+            `ws ${name.padEnd(8)} ${rate.toFixed(0).padStart(8)} messages/s  ${Number.isFinite(cpu) ? cpu.toFixed(1) : '–'} µs CPU/message${r.failed > 0 ? `  ${r.failed} connections failed` : ''}\n`,
+          );
+        } finally {
+          if (srv !== null) await stop(srv);
+        }
+      }
+    } finally {
+      echo.kill('SIGTERM');
+    }
+  }
+
   // 10,000 idle keep-alive connections: RSS growth of each server with them open.
   /** @type {Map<ServerName, { before: number, rss: number }>} */
   const idle = new Map();
@@ -945,6 +1009,19 @@ async function main() {
         )
         .join('; ')}.`,
     );
+  if (ws.size > 0) {
+    /** @type {(n: ServerName | 'direct') => string} */
+    const label = (n) => (n === 'direct' ? 'no proxy (the backend directly)' : (cols.find(([m]) => m === n)?.[1] ?? n));
+    lines.push(
+      '',
+      `WebSocket echo through the proxy (50 connections, ping-pong of 64-byte messages): ${[...ws]
+        .map(
+          ([n, v]) =>
+            `${label(n)} ${fmt(v.rate)} messages/s${Number.isFinite(v.cpu) ? `, ${fmt(v.cpu, 1)} µs server CPU per message` : ''}${v.failed > 0 ? ` (${v.failed} connections failed)` : ''}`,
+        )
+        .join('; ')}.`,
+    );
+  }
   if (idle.size > 0)
     lines.push(
       '',

@@ -206,7 +206,10 @@ export const DIRECTIVE_DOCS: ReadonlyMap<string, DirectiveDoc> = new Map([
   ],
   [
     'location proxy_read_timeout',
-    { default: '60s', meaning: 'longest wait between two reads from the upstream, else 504' },
+    {
+      default: '60s',
+      meaning: 'longest wait between two reads from the upstream, else 504; an idle WebSocket tunnel closes after it',
+    },
   ],
   [
     'location proxy_send_timeout',

@@ -56,10 +56,47 @@ export interface Exchange {
   reroute(target: string): void;
   /** Runs `fn` on the first tick of the timeout sweep at or after `at` (ms since epoch); returns its cancel. */
   timer(at: number, fn: () => void): () => void;
+  /**
+   * Switches protocols (RFC 9110 §7.8, §15.2.2): `res` (a 101 head; its headers carry the Upgrade field, the
+   * connection adds `Connection: upgrade`) is written, and the client connection leaves HTTP: from then on its raw
+   * bytes go to `events` and the returned Tunnel writes raw bytes to it, until either side closes. Null when the
+   * request can no longer be upgraded (an answer already started, the client gone). Only for a request without a
+   * body.
+   */
+  upgrade(res: Response, events: TunnelEvents): Tunnel | null;
   /** Starts child processes (CGI scripts). */
   readonly launcher: Launcher;
   /** Opens connections to upstreams (the proxy, FastCGI). */
   readonly dialer: Dialer;
+}
+
+/** What the client end of a tunnel reports (docs/ARCHITECTURE.md "The connection"; the rules of TransportEvents). */
+export interface TunnelEvents {
+  /** Raw bytes from the client (owned by the receiver). */
+  onData(chunk: Buffer): void;
+  /** The client ended its side (FIN); writing may go on. */
+  onEnd(): void;
+  /** The client took what was queued after a write returned false. */
+  onDrain(): void;
+  /** The client connection is closed (either side, an error, a timeout); nothing more will happen. */
+  onClose(): void;
+}
+
+/** The client end of a tunnel: a handler's narrow view of the connection once it left HTTP. */
+export interface Tunnel {
+  /** Bytes the client sent after the request head, before the switch (theirs now: RFC 9110 §7.8). */
+  readonly early: Buffer;
+  /** Queues raw bytes to the client; false past the high-water mark: wait for onDrain. */
+  write(data: Buffer): boolean;
+  /** Stops reading from the client until resume(). */
+  pause(): void;
+  resume(): void;
+  /** Half-closes (FIN) once everything queued is written; reading goes on. */
+  end(): void;
+  /** Closes once everything queued is written. */
+  close(): void;
+  /** Closes at once. */
+  destroy(): void;
 }
 
 /** Receives a request body, already de-chunked. Returned by a handler that wants the body. */

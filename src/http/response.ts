@@ -112,3 +112,11 @@ export function serializeHead(res: Response, framing: Framing, keepAlive: boolea
   head += keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
   return head;
 }
+
+/**
+ * The head of a 101 Switching Protocols (RFC 9110 §15.2.2): `res.headers` carries the Upgrade field; no framing,
+ * and `Connection: upgrade` (§7.8), after which the connection no longer speaks HTTP.
+ */
+export function serializeSwitchHead(res: Response, nowMs: number): string {
+  return statusLine(res.status) + dateHeaderLine(nowMs) + res.headers + 'Connection: upgrade\r\n\r\n';
+}

@@ -4,21 +4,24 @@
  * these, and tests check the table itself.
  *
  *   head ─▶ body ─▶ handling ─▶ writing ─▶ idle ─▶ head …
+ *     │      │         ├─▶ tunnel ─┐ (101 Switching Protocols: raw bytes both ways)
  *     └──────┴─────────┴───────────┴──▶ closing ─▶ closed
  */
 import type { Timeouts } from '../config/types.js';
 import type { Counters } from './runtime.js';
 
 /** The named states of a connection. */
-export type ConnState = 'head' | 'body' | 'handling' | 'writing' | 'idle' | 'closing' | 'closed';
+export type ConnState = 'head' | 'body' | 'handling' | 'writing' | 'idle' | 'tunnel' | 'closing' | 'closed';
 
 /** The legal moves; any other is a bug, logged, and the connection closed. */
 export const TRANSITIONS: Readonly<Record<ConnState, readonly ConnState[]>> = {
   head: ['body', 'handling', 'writing', 'closed'],
   body: ['handling', 'writing', 'closed'],
-  handling: ['writing', 'closed'],
+  handling: ['writing', 'tunnel', 'closed'],
   writing: ['idle', 'head', 'closing', 'closed'],
   idle: ['head', 'closed'],
+  // Out of HTTP after a 101 (RFC 9110 §7.8): nothing but the end follows.
+  tunnel: ['closed'],
   closing: ['closed'],
   closed: [],
 };
@@ -45,7 +48,8 @@ export function legal(from: ConnState, to: ConnState): boolean {
   return LEGAL.get(from)?.has(to) === true;
 }
 
-/** How long a connection may stay in `state` (ms; Infinity: handlers such as CGI bound their own time). */
+/** How long a connection may stay in `state` (ms; Infinity: handlers such as CGI bound their own time, and a
+ *  tunnel's idle time is the proxy's proxy_read_timeout; send_timeout applies while a tunnel write waits). */
 export function stateTimeout(state: ConnState, t: Timeouts): number {
   switch (state) {
     case 'head':
@@ -59,15 +63,17 @@ export function stateTimeout(state: ConnState, t: Timeouts): number {
     case 'closing':
       return LINGER_MS;
     case 'handling':
+    case 'tunnel':
     case 'closed':
       return Infinity;
   }
 }
 
-/** The stub_status counter a state counts in: reading (head, body), writing (handling, writing), waiting (idle). */
+/** The stub_status counter a state counts in: reading (head, body), writing (handling, writing, tunnel: a request
+ *  still in progress, as nginx counts an upgraded one), waiting (idle). */
 function counterOf(state: ConnState): 'reading' | 'writing' | 'waiting' | null {
   if (state === 'head' || state === 'body') return 'reading';
-  if (state === 'handling' || state === 'writing') return 'writing';
+  if (state === 'handling' || state === 'writing' || state === 'tunnel') return 'writing';
   return state === 'idle' ? 'waiting' : null;
 }
 

@@ -8,7 +8,8 @@ import type { Timeouts } from '../config/types.js';
 import { DEFAULTS } from '../config/types.js';
 import { HeadParser } from '../http/request-parser.js';
 import type { RequestHead } from '../http/request.js';
-import type { Response } from '../http/response.js';
+import { serializeSwitchHead, type Response } from '../http/response.js';
+import type { Tunnel, TunnelEvents } from '../handlers/exchange.js';
 import type { VHostGroup } from '../router/vhost.js';
 import { countMove, legal, LINGER_MS, stateTimeout, type ConnEvent, type ConnState } from './connection-states.js';
 import { admit } from './admission.js';
@@ -20,6 +21,7 @@ import { chooseFraming, requestFacts, ResponseWriter, type WriterOwner } from '.
 import type { Runtime } from './runtime.js';
 import type { Expiring } from './timeouts.js';
 import type { Transport, TransportEvents } from './transport.js';
+import { ClientTunnel, type TunnelOwner } from './tunnel.js';
 
 const END: ConnEvent = { kind: 'end' };
 const DRAIN: ConnEvent = { kind: 'drain' };
@@ -31,7 +33,7 @@ const FIRST_FLIGHT = 14 * 1024;
 const MAX_BUFFERED = 64 * 1024;
 
 /** A client connection: the transport's events, the input, the states, and how it ends. */
-export class Connection implements TransportEvents, WriterOwner, CycleOwner, Expiring {
+export class Connection implements TransportEvents, WriterOwner, CycleOwner, TunnelOwner, Expiring {
   state: ConnState = 'head';
   /** When the current state times out (ms since epoch); Infinity for none. */
   deadline: number;
@@ -47,6 +49,8 @@ export class Connection implements TransportEvents, WriterOwner, CycleOwner, Exp
   private peerEnded = false;
   /** Closing while the client still reads a large response: its bytes are dropped but do not cut that short. */
   private drainingOut = false;
+  /** The tunnel, in state 'tunnel'. */
+  private tun: ClientTunnel | null = null;
 
   constructor(
     readonly transport: Transport,
@@ -98,6 +102,10 @@ export class Connection implements TransportEvents, WriterOwner, CycleOwner, Exp
   step(e: ConnEvent): void {
     const s = this.state;
     if (s === 'closed') return;
+    if (s === 'tunnel' && e.kind !== 'closed' && e.kind !== 'expire') {
+      this.tunnelStep(e);
+      return;
+    }
     switch (e.kind) {
       case 'data':
         if (s === 'closing') {
@@ -138,6 +146,8 @@ export class Connection implements TransportEvents, WriterOwner, CycleOwner, Exp
       this.deadline = now + this.timeouts.body;
     else if (s === 'body') this.fail(408, 'client body timeout', now);
     else if (s === 'writing') this.broken('send timeout');
+    else if (s === 'tunnel')
+      this.broken('send timeout in a tunnel'); // its deadline is set only while blocked
     else if (s !== 'handling') this.destroy(); // a silent head, idle, lingering: handlers bound their own time
   }
 
@@ -290,6 +300,57 @@ export class Connection implements TransportEvents, WriterOwner, CycleOwner, Exp
     if (buffered && !this.advancing) this.advance();
   }
 
+  // ─── Tunnels (RFC 9110 §7.8) ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * CycleOwner: writes the 101 head and leaves HTTP. Bytes behind the request head are the tunnel's (`early`);
+   * the header and keep-alive timeouts no longer apply (the proxy's proxy_read_timeout bounds an idle tunnel).
+   */
+  tunnel(res: Response, events: TunnelEvents): Tunnel | null {
+    if (this.state !== 'handling') return null;
+    const req = this.req;
+    req.status = res.status;
+    req.keepAlive = false;
+    const now = Date.now();
+    const head = Buffer.from(serializeSwitchHead(res, now), 'latin1');
+    this.enter('tunnel', now);
+    const input = this.input;
+    const early = input.buf !== null && input.has ? input.buf.subarray(input.off) : Buffer.alloc(0);
+    input.clear();
+    const t = (this.tun = new ClientTunnel(this, events, early, head.length));
+    this.transport.setNoDelay(true); // messages are small and each one waits for its answer
+    this.transport.write(head);
+    this.readAgain();
+    return t;
+  }
+
+  private tunnelStep(e: ConnEvent): void {
+    const t = this.tun;
+    if (t === null) return;
+    if (e.kind === 'data') {
+      countBytesIn(e.chunk.length);
+      t.events.onData(e.chunk);
+    } else if (e.kind === 'end') {
+      this.peerEnded = true;
+      t.events.onEnd();
+    } else if (e.kind === 'drain') {
+      this.deadline = Infinity;
+      t.events.onDrain();
+    }
+  }
+
+  /** TunnelOwner: a write to the client waits: send_timeout runs until it drains. */
+  blocked(): void {
+    if (this.state === 'tunnel' && this.deadline === Infinity) this.deadline = Date.now() + this.timeouts.send;
+  }
+
+  /** TunnelOwner: reads again, whatever paused reading. */
+  readAgain(): void {
+    if (!this.paused || this.state === 'closed') return;
+    this.paused = false;
+    this.transport.resume();
+  }
+
   // ─── Closing ────────────────────────────────────────────────────────────────────────────────────────────
 
   /**
@@ -338,8 +399,20 @@ export class Connection implements TransportEvents, WriterOwner, CycleOwner, Exp
 
   private cleanup(): void {
     if (this.state === 'closed') return;
-    this.enter('closed', Date.now());
+    const tun = this.state === 'tunnel' ? this.tun : null;
+    const now = Date.now();
+    this.enter('closed', now);
     this.runtime.counters.active--;
+    if (tun !== null) {
+      // An upgraded request is logged once, when its tunnel ends (as nginx does), with the bytes it carried.
+      this.tun = null;
+      this.req.report(tun.bytesOut, tun.headBytes, this.group?.fallback, now);
+      try {
+        tun.events.onClose();
+      } catch (err) {
+        this.runtime.logs.error(`tunnel close handler failed: ${String(err)}`);
+      }
+    }
     this.req.abandon();
     this.writer.abort();
     this.req = new RequestCycle(this);

@@ -3,7 +3,7 @@
  * to its connection, which ignores it once its request is over (a late respond() from a finished handler, say).
  */
 import type { LocationConfig, ServerConfig } from '../config/types.js';
-import type { Exchange } from '../handlers/exchange.js';
+import type { Exchange, Tunnel, TunnelEvents } from '../handlers/exchange.js';
 import type { RequestHead } from '../http/request.js';
 import type { Response } from '../http/response.js';
 import { SessionBinding } from '../session/binding.js';
@@ -25,6 +25,7 @@ export interface ExchangeHost {
   respond(ex: ConnExchange, res: Response): void;
   resumeBody(ex: ConnExchange): void;
   reroute(ex: ConnExchange, target: string): void;
+  upgrade(ex: ConnExchange, res: Response, events: TunnelEvents): Tunnel | null;
 }
 
 /** One request being answered. */
@@ -84,6 +85,9 @@ export class ConnExchange implements Exchange {
   }
   reroute(target: string): void {
     this.host.reroute(this, target);
+  }
+  upgrade(res: Response, events: TunnelEvents): Tunnel | null {
+    return this.host.upgrade(this, res, events);
   }
   timer(at: number, fn: () => void): () => void {
     return this.host.runtime.services.sweep.at(at, fn);

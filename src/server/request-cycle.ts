@@ -11,7 +11,7 @@ import { NO_RATE_LIMIT, type RateLimit, type ServerConfig } from '../config/type
 import type { ErrorRedirect } from '../config/routing-types.js';
 import { errorResponse, isErrorResponse } from '../handlers/error-page.js';
 import { redirectResponse } from '../handlers/redirect.js';
-import type { BodyReceiver } from '../handlers/exchange.js';
+import type { BodyReceiver, Tunnel, TunnelEvents } from '../handlers/exchange.js';
 import type { RequestHead } from '../http/request.js';
 import type { Response } from '../http/response.js';
 import { plan, varContext, type ConnInfo, type Plan } from '../router/dispatch.js';
@@ -45,6 +45,8 @@ export interface CycleOwner {
   enterState(next: ConnState): void;
   /** Frames and writes the answer to this cycle's request. */
   answer(res: Response, head: RequestHead | null): void;
+  /** Writes the 101 head `res` and takes the connection out of HTTP; null when it cannot be (see Exchange). */
+  tunnel(res: Response, events: TunnelEvents): Tunnel | null;
   /** Answers with an error page and closes (bad framing, over the limit). */
   fail(status: number, reason: string): void;
   pauseReading(): void;
@@ -263,17 +265,7 @@ export class RequestCycle implements ExchangeHost, GateHost {
       return;
     }
     const status = this.answerStatus(res.status);
-    const cookie = ex.cookieLine();
-    const vars = (): ReturnType<typeof varContext> =>
-      varContext(
-        ex.head,
-        ex.server,
-        this.connInfo(),
-        ex.location,
-        { uri: ex.path, args: ex.head.query, captures: [] },
-        status,
-      );
-    const headers = decorate(res.headers, status, ex.server, ex.location, vars, Date.now()) + cookie;
+    const headers = this.outHeaders(ex, res.headers, status);
     const answer = headers === res.headers && status === res.status ? res : { ...res, status, headers };
     const body = this.body;
     if (o.state === 'body' && body !== null && !body.over) {
@@ -287,6 +279,33 @@ export class RequestCycle implements ExchangeHost, GateHost {
       this.linger = true;
     }
     o.answer(answer, ex.head);
+  }
+
+  /**
+   * ExchangeHost: the handler switches protocols (RFC 9110 §7.8). Only the current request's first answer, for a
+   * request whose body is over (there is none: the proxy upgrades only those), and with the response headers the
+   * location adds (add_header ... always).
+   */
+  upgrade(ex: ConnExchange, res: Response, events: TunnelEvents): Tunnel | null {
+    const o = this.owner;
+    if (ex !== this.exchange || !o.isCurrent(this) || this.status !== 0 || this.held !== null) return null;
+    if (o.state !== 'handling' || (this.body !== null && !this.body.over)) return null;
+    const headers = this.outHeaders(ex, res.headers, res.status);
+    return o.tunnel(headers === res.headers ? res : { ...res, headers }, events);
+  }
+
+  /** A response's header lines with what the location adds (add_header, expires) and the session's cookie. */
+  private outHeaders(ex: ConnExchange, lines: string, status: number): string {
+    const vars = (): ReturnType<typeof varContext> =>
+      varContext(
+        ex.head,
+        ex.server,
+        this.connInfo(),
+        ex.location,
+        { uri: ex.path, args: ex.head.query, captures: [] },
+        status,
+      );
+    return decorate(lines, status, ex.server, ex.location, vars, Date.now()) + ex.cookieLine();
   }
 
   /** The status to send for a response of `status`: an error page's rule may say the error's, its own, or =CODE. */

@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Config, LocationConfig, ServerConfig } from '../../src/config/types.js';
-import type { Exchange } from '../../src/handlers/exchange.js';
+import type { Exchange, Tunnel, TunnelEvents } from '../../src/handlers/exchange.js';
 import { HeadParser } from '../../src/http/request-parser.js';
 import type { RequestHead } from '../../src/http/request.js';
 import type { BodySink, Response } from '../../src/http/response.js';
@@ -113,6 +113,11 @@ export class FakeExchange implements Exchange {
   }
   reroute(target: string): void {
     this.reroutes.push(target);
+  }
+  /** No connection to take over: the switch is refused, as for a request that can no longer be upgraded. */
+  upgrade(res: Response, _events: TunnelEvents): Tunnel | null {
+    this.responses.push(res);
+    return null;
   }
   logError(message: string): void {
     this.errors.push(message);

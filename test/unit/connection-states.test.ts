@@ -15,7 +15,7 @@ import {
 } from '../../src/server/connection-states.js';
 import type { Counters } from '../../src/server/runtime.js';
 
-const STATES: readonly ConnState[] = ['head', 'body', 'handling', 'writing', 'idle', 'closing', 'closed'];
+const STATES: readonly ConnState[] = ['head', 'body', 'handling', 'writing', 'idle', 'tunnel', 'closing', 'closed'];
 
 /** The moves as docs/ARCHITECTURE.md draws them, written out independently of the table under test. */
 const EXPECTED_LEGAL = new Set([
@@ -28,12 +28,14 @@ const EXPECTED_LEGAL = new Set([
   'body→closed',
   'handling→writing',
   'handling→closed',
+  'handling→tunnel',
   'writing→idle',
   'writing→head',
   'writing→closing',
   'writing→closed',
   'idle→head',
   'idle→closed',
+  'tunnel→closed',
   'closing→closed',
 ]);
 
@@ -66,6 +68,11 @@ describe('TRANSITIONS and legal()', () => {
       assert.equal(legal('closing', to), false);
     }
   });
+
+  it('enters a tunnel only from handling (a 101 to a request without a body), and leaves it only to close', () => {
+    for (const s of STATES) assert.equal(legal(s, 'tunnel'), s === 'handling', s);
+    assert.deepEqual(TRANSITIONS.tunnel, ['closed']);
+  });
 });
 
 describe('stateTimeout', () => {
@@ -79,8 +86,9 @@ describe('stateTimeout', () => {
     assert.equal(stateTimeout('closing', t), LINGER_MS);
   });
 
-  it('gives handling and closed no deadline (handlers such as CGI bound their own time)', () => {
+  it('gives handling, tunnel and closed no deadline (handlers such as CGI and the proxy bound their own time)', () => {
     assert.equal(stateTimeout('handling', t), Infinity);
+    assert.equal(stateTimeout('tunnel', t), Infinity);
     assert.equal(stateTimeout('closed', t), Infinity);
     // cgi_timeout is never a connection's deadline.
     for (const s of STATES) assert.notEqual(stateTimeout(s, t), t.cgi, s);
@@ -105,7 +113,7 @@ describe('countMove', () => {
   const counterOf = (s: ConnState): 'reading' | 'writing' | 'waiting' | null =>
     s === 'head' || s === 'body'
       ? 'reading'
-      : s === 'handling' || s === 'writing'
+      : s === 'handling' || s === 'writing' || s === 'tunnel'
         ? 'writing'
         : s === 'idle'
           ? 'waiting'

@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Exchange, Tunnel, TunnelEvents } from '../../src/handlers/exchange.js';
+import { NO_BODY } from '../../src/http/response.js';
 import { Connection } from '../../src/server/connection.js';
 import { LINGER_MS, TRANSITIONS, type ConnState } from '../../src/server/connection-states.js';
 import { Logs } from '../../src/server/logs.js';
@@ -133,6 +135,38 @@ function recordMoves(conn: Connection, moves: Set<string>): void {
     original(next, now);
     if (conn.state === next && prev !== next) moves.add(`${prev}→${next}`);
   };
+}
+
+/** The exchange of the request a connection is on (the handler's view), through a typed cast. */
+function exchangeOf(conn: Connection): Exchange {
+  const ex = (conn as unknown as { req: { exchange: Exchange | null } }).req.exchange;
+  if (ex === null) throw new Error('no exchange');
+  return ex;
+}
+
+/** The events a tunnel delivered. */
+class TunnelLog implements TunnelEvents {
+  data = '';
+  ends = 0;
+  drains = 0;
+  closes = 0;
+  onData(chunk: Buffer): void {
+    this.data += chunk.toString('latin1');
+  }
+  onEnd(): void {
+    this.ends++;
+  }
+  onDrain(): void {
+    this.drains++;
+  }
+  onClose(): void {
+    this.closes++;
+  }
+}
+
+/** Switches the current request to a tunnel as a handler would (a 101 with `Upgrade: x`). */
+function switchOf(conn: Connection, events: TunnelEvents): Tunnel | null {
+  return exchangeOf(conn).upgrade({ status: 101, headers: 'Upgrade: x\r\n', body: NO_BODY, length: 0 }, events);
 }
 
 const get = (p: string, extra = '', version = '1.1'): string => `GET ${p} HTTP/${version}\r\nHost: t${extra}\r\n\r\n`;
@@ -937,6 +971,13 @@ describe('Connection: the state table', () => {
         t.deliverData(get('/a.txt'));
         t.deliverClose();
       }
+      // handling → tunnel (the handler switches protocols) → closed.
+      {
+        const { conn, t } = h.open();
+        t.deliverData(get('/cgi-bin/s.sh'));
+        assert.notEqual(switchOf(conn, new TunnelLog()), null);
+        t.deliverClose();
+      }
       const table = new Set<string>();
       for (const [from, tos] of Object.entries(TRANSITIONS)) for (const to of tos) table.add(`${from}→${to}`);
       assert.deepEqual([...h.moves].sort(), [...table].sort());
@@ -966,6 +1007,92 @@ describe('Connection: the state table', () => {
       (second.conn as unknown as ConnInternals).enter('body', Date.now());
       assert.equal(second.conn.state, 'closed');
       assert.match(h.errorLog(), /bug: connection from 127\.0\.0\.1 moved writing → body; closed/);
+    }),
+  );
+});
+
+describe('Connection: tunnels (RFC 9110 §7.8)', () => {
+  it(
+    'writes the 101, hands over the bytes behind the head, relays both ways, and outlives the HTTP timeouts',
+    withHarness((h) => {
+      const { conn, t } = h.open();
+      t.deliverData(get('/cgi-bin/s.sh') + 'EARLY');
+      const log = new TunnelLog();
+      const tun = switchOf(conn, log);
+      assert.ok(tun !== null);
+      assert.equal(conn.state, 'tunnel');
+      assert.equal(tun.early.toString(), 'EARLY');
+      assert.match(t.text(), /^HTTP\/1\.1 101 Switching Protocols\r\n[^]*Upgrade: x\r\nConnection: upgrade\r\n\r\n$/);
+      assert.equal(t.noDelay, true);
+      t.clearRecords();
+      t.deliverData('from client');
+      assert.equal(log.data, 'from client');
+      assert.equal(tun.write(Buffer.from('to client')), true);
+      assert.equal(t.text(), 'to client');
+      tun.pause();
+      assert.equal(t.paused, true);
+      tun.resume();
+      assert.equal(t.paused, false);
+      // Neither the header, the keep-alive nor the send timeout applies to a tunnel that is not blocked.
+      h.after(T.header + T.keepalive + T.send + 1000);
+      assert.equal(t.destroyed, false);
+      assert.equal(conn.state, 'tunnel');
+      // A FIN from the client is the handler's to pass on, not a reason to close.
+      t.deliverEnd();
+      assert.equal(log.ends, 1);
+      assert.equal(t.destroyed, false);
+      tun.end();
+      assert.equal(t.ended, true);
+      tun.close();
+      assert.equal(t.closedAfterWrite, true);
+      t.deliverClose();
+      assert.equal(log.closes, 1);
+      assert.equal(conn.state, 'closed');
+      assert.equal(h.runtime.counters.writing, 0);
+    }),
+  );
+
+  it(
+    'runs send_timeout only while a write to the client waits',
+    withHarness((h) => {
+      const { conn, t } = h.open();
+      t.deliverData(get('/cgi-bin/s.sh'));
+      const log = new TunnelLog();
+      const tun = switchOf(conn, log);
+      assert.ok(tun !== null);
+      t.full = true;
+      assert.equal(tun.write(Buffer.from('x')), false);
+      t.drain();
+      assert.equal(log.drains, 1);
+      h.after(T.send + 1000);
+      assert.equal(t.destroyed, false, 'drained: no deadline');
+      t.full = true;
+      assert.equal(tun.write(Buffer.from('y')), false);
+      h.after(T.send - 1000);
+      assert.equal(t.destroyed, false);
+      h.after(T.send + 1000);
+      assert.equal(t.destroyed, true);
+      assert.equal(log.closes, 1);
+      assert.match(h.errorLog(), /send timeout in a tunnel/);
+    }),
+  );
+
+  it(
+    'refuses to switch once an answer started, or outside handling',
+    withHarness((h) => {
+      const { conn, t } = h.open();
+      t.full = true;
+      t.deliverData(get('/cgi-bin/s.sh'));
+      const ex = exchangeOf(conn);
+      h.launcher.last.out('Content-Type: text/plain\r\n\r\nbody');
+      assert.equal(conn.state, 'writing');
+      assert.equal(ex.upgrade({ status: 101, headers: '', body: NO_BODY, length: 0 }, new TunnelLog()), null);
+      assert.equal(conn.state, 'writing');
+      const body = h.open();
+      body.t.deliverData('POST /cgi-bin/s.sh HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab');
+      assert.equal(body.conn.state, 'body');
+      assert.equal(switchOf(body.conn, new TunnelLog()), null);
+      assert.equal(body.conn.state, 'body');
     }),
   );
 });

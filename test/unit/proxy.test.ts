@@ -1,7 +1,8 @@
 /** The proxy's pure parts: proxy_pass URLs, URI mapping, the upstream head, response heads, round robin. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseProxyPass, parseTemplate } from '../../src/config/proxy.js';
+import { mergeHeaderSettings, parseProxyPass, parseTemplate } from '../../src/config/proxy.js';
+import { upgradeOf, upstreamRequestHead, type RequestFacts } from '../../src/handlers/proxy/request-head.js';
 import { encodePath, upstreamTarget } from '../../src/handlers/proxy/uri.js';
 import { clientHeaderLines, headEnd, parseResponseHead } from '../../src/handlers/proxy/response-head.js';
 import { UpstreamSet } from '../../src/handlers/proxy/upstreams.js';
@@ -79,6 +80,65 @@ describe('response heads', () => {
     assert.equal(headEnd(Buffer.from('HTTP/1.1 200 OK\r\n\r\nbody')), 19);
     assert.equal(headEnd(Buffer.from('HTTP/1.1 200 OK\n\nbody')), 17);
     assert.equal(headEnd(Buffer.from('HTTP/1.1 200 OK\r\n')), -1);
+  });
+});
+
+describe('Upgrade (RFC 9110 §7.8)', () => {
+  const req = (headers: Record<string, string>, more: { method?: string; minor?: 0 | 1; length?: number } = {}) => ({
+    method: more.method ?? 'GET',
+    minor: more.minor ?? 1,
+    headers: new Map(Object.entries(headers)),
+    contentLength: more.length ?? -1,
+    chunked: false,
+  });
+  test('asked by Upgrade with Connection listing upgrade, in any case, on a GET of HTTP/1.1 without a body', () => {
+    assert.equal(upgradeOf(req({ upgrade: 'websocket', connection: 'keep-alive, Upgrade' })), 'websocket');
+    assert.equal(upgradeOf(req({ upgrade: 'websocket', connection: 'UPGRADE' })), 'websocket');
+    assert.equal(upgradeOf(req({ upgrade: 'websocket' })), null);
+    assert.equal(upgradeOf(req({ upgrade: 'websocket', connection: 'upgraded' })), null);
+    assert.equal(upgradeOf(req({ upgrade: ' ', connection: 'upgrade' })), null);
+    assert.equal(upgradeOf(req({ connection: 'upgrade' })), null);
+    const ws = { upgrade: 'websocket', connection: 'upgrade' };
+    assert.equal(upgradeOf(req(ws, { method: 'POST' })), null);
+    assert.equal(upgradeOf(req(ws, { minor: 0 })), null);
+    assert.equal(upgradeOf(req(ws, { length: 3 })), null);
+  });
+  test('the upstream head carries Upgrade and Connection: upgrade once, whatever proxy_set_header says', () => {
+    const f: RequestFacts = {
+      method: 'GET',
+      target: '/ws',
+      rawPath: '/ws',
+      query: '',
+      path: '/ws',
+      host: 'h',
+      headers: new Map([
+        ['upgrade', 'websocket'],
+        ['connection', 'Upgrade'],
+        ['sec-websocket-key', 'k'],
+      ]),
+      remoteAddress: '1.2.3.4',
+      remotePort: 5,
+      peerAddress: '1.2.3.4',
+      peerPort: 5,
+      localAddress: '127.0.0.1',
+      localPort: 80,
+      scheme: 'http',
+      proxyHost: 'b:1',
+    };
+    const nginxRecipe = mergeHeaderSettings([
+      { name: 'upgrade', display: 'Upgrade', value: [{ variable: 'http_upgrade' }] },
+      { name: 'connection', display: 'Connection', value: [{ text: 'upgrade' }] },
+    ]);
+    for (const settings of [mergeHeaderSettings([]), nginxRecipe]) {
+      const head = upstreamRequestHead('/ws', f, settings, { kind: 'none' }, true, 'websocket');
+      assert.match(head, /\r\nSec-Websocket-Key: k\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n$/);
+      assert.equal(head.match(/^(upgrade|connection):/gim)?.length, 2, head);
+      // Without an upgrade, the same settings send neither field but our own framing.
+      const plain = upstreamRequestHead('/ws', f, settings, { kind: 'none' }, false, null);
+      assert.doesNotMatch(plain, /^upgrade:/im);
+      assert.match(plain, /\r\nConnection: close\r\n\r\n$/);
+      assert.equal(plain.match(/^connection:/gim)?.length, 1, plain);
+    }
   });
 });
 

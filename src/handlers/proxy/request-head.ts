@@ -1,7 +1,7 @@
 /**
  * The head of the request sent upstream (docs/ARCHITECTURE.md "Gateway"): the client's fields minus the hop-by-hop
  * ones (RFC 9110 §7.6.1), the `proxy_set_header` settings over the defaults (Host, X-Real-IP, X-Forwarded-*),
- * and our own framing. Pure.
+ * and our own framing; for a request that asks to switch protocols, its Upgrade (§7.8). Pure.
  */
 import type { HeaderSetting, Template } from '../../config/proxy.js';
 import { headerLine } from '../../http/response.js';
@@ -86,18 +86,45 @@ function display(lower: string): string {
 export type BodyFraming =
   { readonly kind: 'none' } | { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' };
 
-/** The whole upstream request head. `keepAlive`: ask to keep the connection (a pooled upstream). */
+/**
+ * The protocols a request asks to switch to (RFC 9110 §7.8): its Upgrade value when `Connection` lists `upgrade`,
+ * for a GET of HTTP/1.1 without a body (RFC 6455 §4.1's opening handshake); else null.
+ */
+export function upgradeOf(h: {
+  readonly method: string;
+  readonly minor: 0 | 1;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly contentLength: number;
+  readonly chunked: boolean;
+}): string | null {
+  if (h.method !== 'GET' || h.minor !== 1 || h.chunked || h.contentLength > 0) return null;
+  const value = h.headers.get('upgrade')?.trim() ?? '';
+  if (value === '') return null;
+  const tokens = (h.headers.get('connection') ?? '').toLowerCase().split(',');
+  return tokens.some((t) => t.trim() === 'upgrade') ? value : null;
+}
+
+/** Fields the proxy writes itself whatever `proxy_set_header` says: the connection's own (RFC 9110 §7.6.1). */
+const OWN_FIELDS: ReadonlySet<string> = new Set(['connection', 'upgrade']);
+
+/**
+ * The whole upstream request head. `keepAlive`: ask to keep the connection (a pooled upstream); `upgrade`: the
+ * client's Upgrade value, passed on with `Connection: upgrade` (null: none, and the connection's own framing).
+ */
 export function upstreamRequestHead(
   target: string,
   f: RequestFacts,
   settings: readonly HeaderSetting[],
   body: BodyFraming,
   keepAlive: boolean,
+  upgrade: string | null = null,
 ): string {
   let head = `${f.method} ${target} HTTP/1.1\r\n`;
   const set = new Set<string>();
   for (const s of settings) {
     set.add(s.name);
+    // nginx's WebSocket recipe sets these two; here they follow the request (see `upgrade`).
+    if (OWN_FIELDS.has(s.name)) continue;
     const v = expand(s.value, f);
     // As in nginx, a setting whose value comes out empty sends no field.
     if (v !== '') head += headerLine(s.display, v);
@@ -115,6 +142,7 @@ export function upstreamRequestHead(
   }
   if (body.kind === 'length') head += `Content-Length: ${body.length}\r\n`;
   else if (body.kind === 'chunked') head += 'Transfer-Encoding: chunked\r\n';
+  if (upgrade !== null) return head + headerLine('Upgrade', upgrade) + 'Connection: upgrade\r\n\r\n';
   head += keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
   return head;
 }

@@ -2,6 +2,7 @@
  * One proxied request (docs/ARCHITECTURE.md "Gateway"), as a state machine:
  *
  *   connecting ──connected──▶ waiting ──response head──▶ (held ──request body sent──▶) streaming ──▶ done
+ *        │                         └──101 to an Upgrade request──▶ done (the bytes go on in a ProxyTunnel)
  *        └──────────── refused, timeout, bad head, upstream gone, client gone ──────────────────────▲
  *
  * The request body streams upstream as it arrives, paced by the upstream socket (BodyReceiver returns false
@@ -11,14 +12,14 @@
  */
 import type { ProxyConfig } from '../../config/proxy.js';
 import { ChunkedDecoder } from '../../http/chunked.js';
-import { NO_BODY, type BodySink, type BodySource } from '../../http/response.js';
+import { headerLine, NO_BODY, type BodySink, type BodySource } from '../../http/response.js';
 import { statusHasNoBody } from '../../http/status.js';
 import { countUpstreamAttempt, countUpstreamFailure } from '../../server/metrics.js';
 import type { Outbound, OutboundEvents } from '../../server/transport.js';
 import { errorResponse } from '../error-page.js';
 import type { BodyReceiver, Exchange } from '../exchange.js';
 import { Deadline } from './deadline.js';
-import { upstreamRequestHead, type BodyFraming, type RequestFacts } from './request-head.js';
+import { upgradeOf, upstreamRequestHead, type BodyFraming, type RequestFacts } from './request-head.js';
 import {
   clientHeaderLines,
   headEnd,
@@ -26,6 +27,7 @@ import {
   parseResponseHead,
   type UpstreamHead,
 } from './response-head.js';
+import { ProxyTunnel } from './tunnel.js';
 import type { Peer, UpstreamSet } from './upstreams.js';
 import { upstreamTarget } from './uri.js';
 
@@ -49,6 +51,8 @@ export class ProxyRun implements BodyReceiver, OutboundEvents, BodySource {
   /** The connection came from the keep-alive pool (a close before any answer may be retried once). */
   private reused = false;
   private retried = false;
+  /** The client's Upgrade value when it asks to switch protocols (RFC 9110 §7.8), else null. */
+  private upgrade: string | null = null;
   /** Servers that failed this request (proxy_next_upstream error timeout). */
   private readonly tried = new Set<Peer>();
   private headBuf: Buffer | null = null;
@@ -88,6 +92,7 @@ export class ProxyRun implements BodyReceiver, OutboundEvents, BodySource {
         : { kind: 'none' };
     if (this.framing.kind === 'none' || (this.framing.kind === 'length' && this.framing.length === 0))
       this.bodyIn = true;
+    this.upgrade = upgradeOf(h);
     this.connect();
     return this;
   }
@@ -123,10 +128,11 @@ export class ProxyRun implements BodyReceiver, OutboundEvents, BodySource {
     const target = upstreamTarget(h.rawPath, h.query, ex.path, ex.location?.path ?? '/', this.cfg.pass.uri);
     const keep = this.upstreams.keepalive > 0;
     this.requestHead = Buffer.from(
-      upstreamRequestHead(target, facts, this.cfg.setHeaders, this.framing, keep),
+      upstreamRequestHead(target, facts, this.cfg.setHeaders, this.framing, keep, this.upgrade),
       'latin1',
     );
-    const pooled = this.upstreams.takeIdle(peer, this);
+    // An upgrade gets a fresh connection: one that may become a tunnel is never a pooled one.
+    const pooled = this.upgrade === null ? this.upstreams.takeIdle(peer, this) : null;
     this.reused = pooled !== null;
     this.phase = 'connecting';
     if (pooled !== null) {
@@ -293,6 +299,10 @@ export class ProxyRun implements BodyReceiver, OutboundEvents, BodySource {
       }
       buf = buf.subarray(end);
       const head = parsed.value;
+      if (head.status === 101) {
+        this.switchProtocols(head, buf);
+        return;
+      }
       if (head.status >= 100 && head.status < 200) continue; // interim responses (100, 103) are not passed on
       this.headBuf = null;
       this.head = head;
@@ -313,6 +323,38 @@ export class ProxyRun implements BodyReceiver, OutboundEvents, BodySource {
       }
       return;
     }
+  }
+
+  /**
+   * The upstream switched protocols (RFC 9110 §15.2.2): its 101 goes to the client, and the connection, never
+   * pooled, becomes one end of a tunnel; `rest` is what came right behind the head. A 101 the request did not ask
+   * for is a bad head: what follows it is no HTTP.
+   */
+  private switchProtocols(head: UpstreamHead, rest: Buffer): void {
+    const up = this.up;
+    if (up === null) return;
+    if (this.upgrade === null) {
+      this.badHead('upstream sent 101 Switching Protocols to a request without Upgrade');
+      return;
+    }
+    this.headBuf = null;
+    this.head = head;
+    this.upstreams.succeeded(this.peerOrThrow());
+    this.settle();
+    this.up = null;
+    const upgrade = head.fields.find(([name]) => name.toLowerCase() === 'upgrade');
+    const headers =
+      (upgrade === undefined ? '' : headerLine('Upgrade', upgrade[1])) +
+      clientHeaderLines(head, this.cfg.hideHeaders, this.cfg.passHeaders);
+    const tunnel = new ProxyTunnel(
+      up,
+      (at, fn) => this.ex.timer(at, fn),
+      this.cfg,
+      (m) => this.log(m),
+    );
+    const client = this.ex.upgrade({ status: 101, headers, body: NO_BODY, length: 0 }, tunnel.clientEvents);
+    if (client === null) tunnel.refuse();
+    else tunnel.start(client, rest);
   }
 
   private badHead(why: string): void {
@@ -387,8 +429,10 @@ export class ProxyRun implements BodyReceiver, OutboundEvents, BodySource {
     this.up = null;
     const head = this.head;
     if (up !== null) {
+      // A close-delimited body ended with the upstream's FIN: that connection is over (RFC 9112 §6.3).
+      const delimited = head !== null && (this.noBody || head.chunked || head.contentLength >= 0);
       const reusable =
-        head !== null && !head.close && this.bodyIn && this.upstreams.keepalive > 0 && this.peer !== null;
+        head !== null && !head.close && delimited && this.bodyIn && this.upstreams.keepalive > 0 && this.peer !== null;
       if (reusable && this.peer !== null) {
         up.resume();
         this.upstreams.putIdle(this.peer, up);

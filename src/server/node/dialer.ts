@@ -62,10 +62,12 @@ class NodeOutbound implements Outbound {
 export class NodeDialer implements Dialer {
   dial(target: DialTarget, events: OutboundEvents): Outbound {
     // An IP literal never needs dns.lookup (the thread pool): the validator only accepts literals and unix paths.
+    // Half-open allowed: the upstream's FIN ends only its side, so a tunnel can pass it on (every HTTP use of a
+    // connection closes it on that FIN anyway).
     const socket =
       target.kind === 'tcp'
-        ? net.connect({ host: target.host, port: target.port })
-        : net.connect({ path: target.path });
+        ? net.connect({ host: target.host, port: target.port, allowHalfOpen: true })
+        : net.connect({ path: target.path, allowHalfOpen: true });
     return new NodeOutbound(socket, events);
   }
 }
