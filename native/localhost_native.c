@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -397,22 +398,29 @@ static int parse_address(const char *host, int port, struct sockaddr_storage *ss
   return -EINVAL;
 }
 
+/* A non-blocking, close-on-exec TCP socket for the numeric address `host_arg`:`port` (in *ss): fd | -errno. */
+static int tcp_socket(napi_env env, napi_value host_arg, int port, struct sockaddr_storage *ss, socklen_t *len) {
+  char *host = NULL;
+  int rc = get_string(env, host_arg, &host);
+  if (rc < 0) return rc;
+  rc = parse_address(host, port, ss, len);
+  free(host);
+  if (rc < 0) return rc;
+  int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return fd < 0 ? -errno : fd;
+}
+
 /* listenTcp(host, port, backlog, v6only) → fd | -errno: socket, SO_REUSEADDR, bind and listen, non-blocking. */
 static napi_value listen_tcp(napi_env env, napi_callback_info info) {
   ARGS(4);
-  char *host = NULL;
   int port, backlog, v6only;
   CHECK(get_int(env, argv[1], 0, 65535, &port));
   CHECK(get_int(env, argv[2], 1, 65535, &backlog));
   CHECK(get_bool(env, argv[3], &v6only));
-  CHECK(get_string(env, argv[0], &host));
   struct sockaddr_storage ss;
   socklen_t len = 0;
-  int rc = parse_address(host, port, &ss, &len);
-  free(host);
-  if (rc < 0) return num(env, rc);
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return num(env, -errno);
+  int fd = tcp_socket(env, argv[0], port, &ss, &len);
+  if (fd < 0) return num(env, fd);
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail;
   if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) goto fail;
@@ -590,6 +598,69 @@ static napi_value do_close(napi_env env, napi_callback_info info) {
   /* Linux releases the descriptor even when close(2) says EINTR: never retry (it could close a reused number). */
   int rc = close(fd);
   return num(env, rc < 0 && errno != EINTR ? -errno : 0);
+}
+
+/*
+ * connectTcp(host, port) → fd | -errno: a non-blocking, close-on-exec TCP socket (TCP_NODELAY) whose connect(2) to
+ * the numeric address is done or under way (EINPROGRESS). Its first EPOLLOUT (or EPOLLERR) says it is over;
+ * sockError then says how.
+ */
+static napi_value connect_tcp(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int port;
+  CHECK(get_int(env, argv[1], 1, 65535, &port));
+  struct sockaddr_storage ss;
+  socklen_t len = 0;
+  int fd = tcp_socket(env, argv[0], port, &ss, &len);
+  if (fd < 0) return num(env, fd);
+  int one = 1;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) goto fail;
+  if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) goto fail;
+  return num(env, fd);
+fail: {
+  int e = errno;
+  close(fd);
+  return num(env, -e);
+}
+}
+
+/*
+ * connectUnix(path) → fd | -errno: a non-blocking, close-on-exec unix-domain stream socket connected to `path`
+ * (such a connect completes at once or fails: ECONNREFUSED, ENOENT, EAGAIN with a full backlog).
+ */
+static napi_value connect_unix(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char *p = NULL;
+  CHECK(get_string(env, argv[0], &p));
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  size_t n = strlen(p);
+  if (n == 0 || n >= sizeof sa.sun_path) {
+    free(p);
+    return num(env, n == 0 ? -EINVAL : -ENAMETOOLONG);
+  }
+  memcpy(sa.sun_path, p, n);
+  free(p);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return num(env, -errno);
+  if (connect(fd, (struct sockaddr *)&sa, (socklen_t)sizeof sa) < 0 && errno != EINPROGRESS) {
+    int e = errno;
+    close(fd);
+    return num(env, -e);
+  }
+  return num(env, fd);
+}
+
+/* sockError(fd) → 0 | -errno: the socket's pending error (SO_ERROR), which also clears it. */
+static napi_value sock_error(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int fd;
+  CHECK(get_fd(env, argv[0], &fd));
+  int e = 0;
+  socklen_t len = sizeof e;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0) return num(env, -errno);
+  return num(env, -e);
 }
 
 /* setNoDelay(fd, on) → 0 | -errno (TCP_NODELAY). */
@@ -879,6 +950,9 @@ NAPI_MODULE_INIT() {
       {"shutdown", NULL, do_shutdown, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, do_close, NULL, NULL, NULL, napi_default, NULL},
       {"setNoDelay", NULL, set_nodelay, NULL, NULL, NULL, napi_default, NULL},
+      {"connectTcp", NULL, connect_tcp, NULL, NULL, NULL, napi_default, NULL},
+      {"connectUnix", NULL, connect_unix, NULL, NULL, NULL, napi_default, NULL},
+      {"sockError", NULL, sock_error, NULL, NULL, NULL, napi_default, NULL},
       {"sockName", NULL, sock_name, NULL, NULL, NULL, napi_default, NULL},
       {"peerName", NULL, peer_name, NULL, NULL, NULL, napi_default, NULL},
       {"spawn", NULL, do_spawn, NULL, NULL, NULL, napi_default, NULL},
@@ -900,7 +974,7 @@ NAPI_MODULE_INIT() {
   set_int(env, c, "ACCEPT_MAX", ACCEPT_MAX);
   set_int(env, c, "CAPACITY_MAX", CAPACITY_MAX);
   set_int(env, c, "SENDFILE_MAX", SENDFILE_MAX);
-  set_int(env, c, "ABI", 1);
+  set_int(env, c, "ABI", 2);
   napi_set_named_property(env, exports, "constants", c);
   return exports;
 }

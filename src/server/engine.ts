@@ -11,6 +11,7 @@ import { NativeLauncher } from './native/launcher.js';
 import { NativeListener, type NativeListenOptions } from './native/listener.js';
 import { NativeLoop } from './native/loop.js';
 import { NodeDialer } from './node/dialer.js';
+import { NativeDialer } from './native/dialer.js';
 import { NodeLauncher } from './node/launcher.js';
 import { NodeListener } from './node/listener.js';
 import type { TlsLookup } from './node/transport.js';
@@ -108,7 +109,7 @@ function nativeEngine(loop: NativeLoop): Engine {
     name: 'native',
     line: 'transport: native (epoll, sendfile, posix_spawn)',
     launcher: new NativeLauncher(loop),
-    dialer: new NodeDialer(),
+    dialer: new NativeDialer(loop),
     listen: (spec, events) => settle(NativeListener.listen(loop, options(spec, events), deliver(events))),
     adopt: (fd, spec, events) => settle(NativeListener.adopt(loop, fd, options(spec, events), deliver(events))),
   };

@@ -25,11 +25,32 @@ describe('native addon: loading', () => {
     const r = loadAddon();
     if (process.platform !== 'linux') assert.equal(r.ok, false);
     else if (!r.ok) assert.match(r.error, /not built|disabled|cannot load|lacks|version/);
-    else assert.equal(r.value.constants.ABI, 1);
+    else assert.equal(r.value.constants.ABI, 2);
   });
 });
 
 describe('native addon: argument validation', { skip }, () => {
+  it('connectTcp, connectUnix, sockError: bad arguments are -errno; a socket that is not there is ENOENT', () => {
+    const { addon } = mustNative(n);
+    for (const [host, port] of [
+      ['example.com', 80],
+      ['127.0.0.1', 0],
+      ['127.0.0.1', 70000],
+      ['127.0.0.1', 1.5],
+      [1, 80],
+      ['127.0.0.1\0x', 80],
+    ])
+      assert.equal(call(addon.connectTcp, host, port), -EINVAL, `connectTcp(${String(host)}, ${String(port)})`);
+    assert.equal(call(addon.connectUnix, ''), -EINVAL);
+    assert.equal(call(addon.connectUnix, 42), -EINVAL);
+    assert.equal(call(addon.connectUnix, '/x'.repeat(100)), -os.constants.errno.ENAMETOOLONG);
+    assert.equal(call(addon.connectUnix, path.join(os.tmpdir(), 'localhost-no-such.sock')), -ENOENT);
+    assert.equal(call(addon.sockError, -1), -EBADF);
+    const fd = addon.connectTcp('127.0.0.1', 9); // discard port: nobody listens; the refusal comes later
+    assert.ok(fd >= 0, String(fd));
+    addon.close(fd, false);
+  });
+
   it('descriptors: negative, fractional, huge, non-numbers are EBADF', () => {
     const { addon } = mustNative(n);
     for (const fd of [-1, 1.5, 2 ** 40, NaN, Infinity, '3', null, undefined, {}]) {

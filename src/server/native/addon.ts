@@ -74,6 +74,12 @@ export interface NativeAddon {
   readonly close: (fd: number, deregister: boolean) => number;
   /** TCP_NODELAY. */
   readonly setNoDelay: (fd: number, on: boolean) => number;
+  /** A non-blocking TCP socket connecting (or connected) to a numeric address: the fd; EPOLLOUT says it is over. */
+  readonly connectTcp: (host: string, port: number) => number;
+  /** A non-blocking unix-domain stream socket connected to `path`: the fd. */
+  readonly connectUnix: (path: string) => number;
+  /** The socket's pending error (SO_ERROR) as -errno, or 0. */
+  readonly sockError: (fd: number) => number;
   /** getsockname(2) as [address, port]. */
   readonly sockName: (fd: number) => [string, number] | number;
   /** getpeername(2) as [address, port]. */
@@ -95,7 +101,7 @@ export interface NativeAddon {
 }
 
 /** The interface version this code was written against (NativeConstants.ABI). */
-const ABI = 1;
+const ABI = 2;
 
 const FUNCTIONS = [
   'loopOpen',
@@ -111,6 +117,9 @@ const FUNCTIONS = [
   'shutdown',
   'close',
   'setNoDelay',
+  'connectTcp',
+  'connectUnix',
+  'sockError',
   'sockName',
   'peerName',
   'spawn',

@@ -125,6 +125,11 @@ export abstract class NativeStream implements LoopHandler, Deferred {
     return 0;
   }
 
+  /** Holds writes until the first EPOLLOUT (a socket whose connect(2) is under way); before register(). */
+  protected awaitWritable(): void {
+    this.waitWritable = true;
+  }
+
   private wanted(): number {
     let ev = 0;
     if (this.readable && !this.paused && !this.readEnded) ev |= this.IN;
