@@ -191,6 +191,23 @@ describe('FastCGI to php-fpm', () => {
     assert.equal(passed.body.toString(), 'not a script\n', 'other files are static');
   });
 
+  test('a script that leads out of the root through a symlink is 403, also once it was served', async () => {
+    const outside = path.join(srv.dir, 'outside.php');
+    fs.writeFileSync(outside, '<?php echo "outside";');
+    const swap = path.join(srv.dir, 'www/swap.php');
+    fs.writeFileSync(swap, '<?php echo "inside";');
+    assert.equal((await get(srv.port, '/swap.php')).body.toString(), 'inside');
+    assert.equal((await get(srv.port, '/swap.php')).body.toString(), 'inside');
+    fs.rmSync(swap);
+    fs.symlinkSync(outside, swap);
+    await until(
+      async () => (await get(srv.port, '/swap.php')).status === 403,
+      'the swapped script to be refused',
+      3000,
+    );
+    assert.match(errorLog(), /swap\.php" leads out of its root through a symbolic link/);
+  });
+
   test('request bodies stream to php-fpm: sized and chunked (a true CONTENT_LENGTH), any method', async () => {
     const body = Buffer.alloc(3 * 1024 * 1024 + 17, 0x5a);
     for (let i = 0; i < body.length; i += 4096) body[i] = i & 0xff;

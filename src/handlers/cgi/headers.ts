@@ -85,40 +85,45 @@ export function parseCgiLine(line: string): CgiField | null {
  * the block ends at the first empty line. A line that is not a header field fails at once, without waiting for more.
  */
 export class CgiHeaderScanner {
-  private readonly buf: Buffer;
-  private len = 0;
-  private lineStart = 0;
+  /** An incomplete last line, copied out of its chunk; null when the block so far ends with a line end. */
+  private pending: Buffer | null = null;
+  /** Bytes of the block taken so far, the pending line included. */
+  private total = 0;
   private readonly fields: CgiField[] = [];
   private finished = false;
 
-  constructor(private readonly limit = MAX_CGI_HEADER_BYTES) {
-    this.buf = Buffer.allocUnsafe(limit);
-  }
+  constructor(private readonly limit = MAX_CGI_HEADER_BYTES) {}
 
-  /** Feeds the next piece of output; once it returned 'error' or 'done', it only returns errors. */
+  /** Feeds the next piece of output; once it returned 'error' or 'done', it only returns errors. Lines are read
+   *  in the chunk itself: nothing is copied but a line split across chunks (no 32 KiB buffer per request). */
   push(chunk: Buffer): CgiScanResult {
     if (this.finished) return err('bad-line', 'header block already complete');
+    const pending = this.pending;
+    const buf = pending === null ? chunk : Buffer.concat([pending, chunk]);
+    this.total -= pending?.length ?? 0;
+    this.pending = null;
     let off = 0;
-    while (off < chunk.length) {
-      const nl = chunk.indexOf(10, off);
-      const end = nl < 0 ? chunk.length : nl + 1;
-      if (this.len + (end - off) > this.limit) {
+    for (;;) {
+      const nl = buf.indexOf(10, off);
+      const end = nl < 0 ? buf.length : nl + 1;
+      if (this.total + (end - off) > this.limit) {
         this.finished = true;
         return err('too-large', `header block over ${this.limit} bytes`);
       }
-      chunk.copy(this.buf, this.len, off, end);
-      this.len += end - off;
+      this.total += end - off;
+      if (nl < 0) {
+        if (end > off) this.pending = Buffer.from(buf.subarray(off, end));
+        return { kind: 'more' };
+      }
+      let lineEnd = nl;
+      if (lineEnd > off && buf[lineEnd - 1] === 13) lineEnd--;
+      const line = buf.toString('latin1', off, lineEnd);
       off = end;
-      if (nl < 0) break;
-      let lineEnd = this.len - 1;
-      if (lineEnd > this.lineStart && this.buf[lineEnd - 1] === 13) lineEnd--;
-      const line = this.buf.toString('latin1', this.lineStart, lineEnd);
-      this.lineStart = this.len;
       if (line === '') {
         this.finished = true;
         const r = interpretCgiFields(this.fields);
         if (!r.ok) return { kind: 'error', error: r.error };
-        return { kind: 'done', head: r.head, rest: chunk.subarray(off) };
+        return { kind: 'done', head: r.head, rest: buf.subarray(off) };
       }
       const field = parseCgiLine(line);
       if (field === null) {
@@ -127,7 +132,6 @@ export class CgiHeaderScanner {
       }
       this.fields.push(field);
     }
-    return { kind: 'more' };
   }
 }
 

@@ -14,6 +14,9 @@ import { FastcgiRun } from './run.js';
 
 export type { FastcgiTarget } from './params.js';
 
+/** Scripts that passed refuseUnconfined, by their stat-cache entry: the policy and root they passed under. */
+const confined = new WeakMap<fs.Stats, string>();
+
 /**
  * Handles a request in a `fastcgi_pass` location. Unless a `fastcgi_param SCRIPT_FILENAME` says otherwise, the
  * script must be a readable file inside the root (404/403 here, not php-fpm's "File not found."): a path that
@@ -32,10 +35,16 @@ export function serveFastcgi(ex: Exchange, target: FastcgiTarget): BodyReceiver 
       ex.respond(errorResponse(ex.server, st?.isDirectory() === true ? 403 : 404));
       return null;
     }
-    const refused = refuseUnconfined(ex, target.root, target.file);
-    if (refused !== null) {
-      ex.respond(refused);
-      return null;
+    // The stat cache hands out the same Stats while nothing on the path changed (inotify), so a script found
+    // inside its root under this policy stays so: realpath(3) once, not per request (as the static cache does).
+    const key = `${ex.location?.symlinks ?? 'inside-root'}\0${target.root}`;
+    if (confined.get(st) !== key) {
+      const refused = refuseUnconfined(ex, target.root, target.file);
+      if (refused !== null) {
+        ex.respond(refused);
+        return null;
+      }
+      confined.set(st, key);
     }
   }
   return new FastcgiRun(ex, target, upstreamSetFor(target.cfg.upstream)).begin();
