@@ -35,6 +35,8 @@ for cmd in "${!NEED[@]}"; do
     missing+=("${NEED[$cmd]}")
   fi
 done
+# php-fpm's binary carries its PHP version (php-fpm8.2 on Debian 12): any one will do.
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "pretest: installing ${missing[*]}"
