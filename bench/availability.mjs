@@ -13,7 +13,8 @@
 // A fresh Node heap grows for the first few thousand CGI requests (V8 sizing its old space: on this machine RSS
 // climbs ~30 MiB over ~4,000 CGI runs, then stays flat), so a short run compares warm-up with steady state;
 // --warmup T runs siege once more, uncounted, before run 1 of each phase; or, for short runs, --node-flags
-// --max-semi-space-size=1 pins the young generation at its starting size (see nodeFlagsOf in lib.mjs).
+// --max-semi-space-size=1 pins the young generation at its starting size, and the test adds
+// --max-old-space-size=32 so that V8 collects fully before it grows the heap (see nodeFlagsOf in lib.mjs).
 //
 // Usage: node bench/availability.mjs [--time 60S] [--concurrency 50] [--min 99.5] [--rss-pct 10]
 //          [--rss-slack-mib 0] [--warmup 0|T] [--phases plain,mix] [--connection keep-alive|close]
