@@ -130,10 +130,15 @@ function readLen(buf: Buffer, i: number): [number, number] {
   return b < 128 ? [b, i + 1] : [buf.readUInt32BE(i) & 0x7fffffff, i + 4];
 }
 
-/** A FastCGI Responder on `dir`/fcgi.sock; `answer` is called once per request, after its empty STDIN record. */
+/**
+ * A FastCGI Responder on `dir`/fcgi.sock; `answer` is called once per request, after its empty STDIN record, or
+ * after its params' end record where `early(params)` says so (an application that answers without reading its
+ * body, as fastcgi_finish_request() does).
+ */
 export async function fcgiBackend(
   dir: string,
   answer: (req: FcgiRequest, reply: FcgiReply) => void,
+  early: (params: Map<string, string>) => boolean = () => false,
 ): Promise<FcgiBackend> {
   const socket = path.join(dir, 'fcgi.sock');
   const requests: FcgiRequest[] = [];
@@ -145,6 +150,30 @@ export async function fcgiBackend(
     let params = Buffer.alloc(0);
     let stdin = Buffer.alloc(0);
     let keepConn = false;
+    let answered = false;
+    const reply = (): FcgiReply => ({
+      socket: s,
+      stdout: (data) => {
+        const b = Buffer.from(data);
+        for (let off = 0; off < b.length; off += 0xffff) s.write(rec(6, b.subarray(off, off + 0xffff)));
+      },
+      stderr: (data) => s.write(rec(7, Buffer.from(data))),
+      end: (status = 0) => {
+        if (status === 0) s.write(rec(6, Buffer.alloc(0)));
+        s.write(rec(3, Buffer.from([0, 0, 0, 0, status, 0, 0, 0])));
+        if (!keepConn) s.end();
+      },
+    });
+    const paramMap = (): Map<string, string> => {
+      const map = new Map<string, string>();
+      for (let i = 0; i < params.length;) {
+        const [nl, a] = readLen(params, i);
+        const [vl, b] = readLen(params, a);
+        map.set(params.toString('latin1', b, b + nl), params.toString('latin1', b + nl, b + nl + vl));
+        i = b + nl + vl;
+      }
+      return map;
+    };
     s.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       while (buf.length >= 8) {
@@ -158,31 +187,21 @@ export async function fcgiBackend(
           keepConn = ((content[2] ?? 0) & 1) === 1;
           params = Buffer.alloc(0);
           stdin = Buffer.alloc(0);
-        } else if (type === 4) params = Buffer.concat([params, content]);
-        else if (type === 5 && len > 0) stdin = Buffer.concat([stdin, content]);
-        else if (type === 5) {
-          const map = new Map<string, string>();
-          for (let i = 0; i < params.length;) {
-            const [nl, a] = readLen(params, i);
-            const [vl, b] = readLen(params, a);
-            map.set(params.toString('latin1', b, b + nl), params.toString('latin1', b + nl, b + nl + vl));
-            i = b + nl + vl;
+          answered = false;
+        } else if (type === 4 && len > 0) params = Buffer.concat([params, content]);
+        else if (type === 4) {
+          const map = paramMap();
+          if (early(map)) {
+            answered = true;
+            const req = { params: map, stdin, keepConn, conn };
+            requests.push(req);
+            answer(req, reply());
           }
-          const req = { params: map, stdin, keepConn, conn };
+        } else if (type === 5 && len > 0) stdin = Buffer.concat([stdin, content]);
+        else if (type === 5 && !answered) {
+          const req = { params: paramMap(), stdin, keepConn, conn };
           requests.push(req);
-          answer(req, {
-            socket: s,
-            stdout: (data) => {
-              const b = Buffer.from(data);
-              for (let off = 0; off < b.length; off += 0xffff) s.write(rec(6, b.subarray(off, off + 0xffff)));
-            },
-            stderr: (data) => s.write(rec(7, Buffer.from(data))),
-            end: (status = 0) => {
-              if (status === 0) s.write(rec(6, Buffer.alloc(0)));
-              s.write(rec(3, Buffer.from([0, 0, 0, 0, status, 0, 0, 0])));
-              if (!keepConn) s.end();
-            },
-          });
+          answer(req, reply());
         }
       }
     });

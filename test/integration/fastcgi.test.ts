@@ -70,6 +70,13 @@ server {
     fastcgi_pass unix:{DIR}/php-fpm.sock
     fastcgi_index index.php
   }
+  location /big/ {
+    fastcgi_pass unix:{DIR}/php-fpm.sock
+    fastcgi_param SCRIPT_FILENAME {DIR}/www/env.php
+    fastcgi_param BIG1 $request_uri$request_uri$request_uri$request_uri
+    fastcgi_param BIG2 $request_uri$request_uri$request_uri$request_uri
+    fastcgi_param BIG3 $request_uri$request_uri$request_uri$request_uri
+  }
   location /fake/ {
     fastcgi_pass unix:{DIR}/fcgi.sock
     fastcgi_param SCRIPT_FILENAME /app$fastcgi_script_name
@@ -98,36 +105,50 @@ const errorLog = (): string => {
 before(async () => {
   srv = await startServer({ config: CONFIG, files: PHP, keepDir: true });
   fpm = await startPhpFpm(srv.dir, CHILDREN);
-  fake = await fcgiBackend(srv.dir, (req, reply) => {
-    const name = req.params.get('SCRIPT_NAME') ?? '';
-    if (name === '/fake/stall') return; // never answers
-    if (name === '/fake/refuse') {
-      reply.end(2); // FCGI_OVERLOADED
-      return;
-    }
-    if (name === '/fake/die') {
-      reply.stdout('Status: 200\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(20_000));
-      setTimeout(() => reply.socket.destroy(), 50);
-      return;
-    }
-    if (name === '/fake/garbage') {
-      reply.socket.write(Buffer.from([9, 9, 9, 9, 9, 9, 9, 9]));
-      return;
-    }
-    if (name === '/fake/local') {
-      reply.stdout('Location: /hello.php\r\n\r\n'); // PHP adds a Status to any Location: this is RFC 3875 §6.2.2's
+  fake = await fcgiBackend(
+    srv.dir,
+    (req, reply) => {
+      const name = req.params.get('SCRIPT_NAME') ?? '';
+      if (name === '/fake/stall') return; // never answers
+      if (name === '/fake/refuse') {
+        reply.end(2); // FCGI_OVERLOADED
+        return;
+      }
+      if (name === '/fake/die') {
+        reply.stdout('Status: 200\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(20_000));
+        setTimeout(() => reply.socket.destroy(), 50);
+        return;
+      }
+      if (name === '/fake/garbage') {
+        reply.socket.write(Buffer.from([9, 9, 9, 9, 9, 9, 9, 9]));
+        return;
+      }
+      if (name === '/fake/local') {
+        reply.stdout('Location: /hello.php\r\n\r\n'); // PHP adds a Status to any Location: this is RFC 3875 §6.2.2's
+        reply.end();
+        return;
+      }
+      if (name === '/fake/noheader') {
+        reply.stdout('just text, no header block');
+        reply.end();
+        return;
+      }
+      if (name === '/fake/early') {
+        reply.stdout('Status: 401\r\nContent-Type: text/plain\r\n\r\nearly');
+        reply.end();
+        return;
+      }
+      if (name === '/fake/upload') {
+        reply.stdout(`Content-Type: text/plain\r\n\r\ngot ${req.stdin.length}`);
+        reply.end();
+        return;
+      }
+      reply.stderr('a line on stderr\n');
+      reply.stdout(`Content-Type: text/plain\r\n\r\nconn ${req.conn} keep ${req.keepConn} ${name}`);
       reply.end();
-      return;
-    }
-    if (name === '/fake/noheader') {
-      reply.stdout('just text, no header block');
-      reply.end();
-      return;
-    }
-    reply.stderr('a line on stderr\n');
-    reply.stdout(`Content-Type: text/plain\r\n\r\nconn ${req.conn} keep ${req.keepConn} ${name}`);
-    reply.end();
-  });
+    },
+    (params) => params.get('SCRIPT_NAME') === '/fake/early',
+  );
 });
 
 after(async () => {
@@ -332,6 +353,66 @@ describe('FastCGI to a scripted Responder', () => {
     assert.match(errorLog(), /FastCGI record of version 9/);
     assert.match(errorLog(), /before a complete header block/);
     assert.equal((await get(srv.port, '/hello.php')).status, 200);
+  });
+
+  test('an application that answers before it read the body: the answer comes once the body is in', async () => {
+    const c = await RawClient.connect(srv.port);
+    try {
+      const size = 300_000;
+      c.send(`POST /fake/early HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+      c.send(Buffer.alloc(100_000, 1));
+      await until(() => fake.requests.some((r) => r.params.get('SCRIPT_NAME') === '/fake/early'), 'the early answer');
+      await new Promise((r) => setTimeout(r, 200)); // END_REQUEST is in before the rest of the body
+      c.send(Buffer.alloc(size - 100_000, 2));
+      const res = await c.read({ timeoutMs: 5000 });
+      assert.equal(res.status, 401);
+      assert.equal(res.body.toString(), 'early');
+    } finally {
+      c.close();
+    }
+    // The same with a chunked body, which is spooled before it goes upstream.
+    const d = await RawClient.connect(srv.port);
+    try {
+      const chunk = Buffer.alloc(200_000, 3);
+      const framed = Buffer.concat([
+        Buffer.from(`${chunk.length.toString(16)}\r\n`),
+        chunk,
+        Buffer.from('\r\n0\r\n\r\n'),
+      ]);
+      d.send(`POST /fake/early HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      d.send(framed);
+      const res = await d.read({ timeoutMs: 5000 });
+      assert.equal(res.status, 401);
+    } finally {
+      d.close();
+    }
+  });
+
+  test('fastcgi_read_timeout counts from the end of the request: a slow upload longer than it is not 504', async () => {
+    const c = await RawClient.connect(srv.port);
+    try {
+      const pieces = 8;
+      const piece = 4096;
+      c.send(`POST /fake/upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${pieces * piece}\r\n\r\n`);
+      // 8 pieces 250 ms apart: 1.75 s of upload against the location's 1 s read timeout.
+      for (let i = 0; i < pieces; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 250));
+        c.send(Buffer.alloc(piece, 65 + i));
+      }
+      const res = await c.read({ timeoutMs: 5000 });
+      assert.equal(res.status, 200, res.body.toString());
+      assert.equal(res.body.toString(), `got ${pieces * piece}`);
+    } finally {
+      c.close();
+    }
+  });
+
+  test('params over one record (three of 24 KB, from a 6,000-byte URI) reach php-fpm whole', async () => {
+    const uri = '/big/' + 'p'.repeat(6000);
+    const r = await get(srv.port, uri);
+    assert.equal(r.status, 200, r.body.toString().slice(0, 200));
+    const env = JSON.parse(r.body.toString()) as Record<string, string | null>;
+    assert.equal(env['REQUEST_URI'], uri);
   });
 
   test('the application dies mid-response: the client sees the body cut, the server keeps serving', async () => {

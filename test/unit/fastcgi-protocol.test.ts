@@ -29,15 +29,15 @@ const parse = (bytes: Buffer, step = bytes.length): FcgiRecord[] => {
   return out;
 };
 
-test('a stream is split at 65535 bytes, each record padded to 8, and an empty record ends it', () => {
+test('a stream is split at 65528 bytes (content and padding within 0xffff), padded to 8, and an empty record ends it', () => {
   const data = Buffer.alloc(70_000, 7);
   const bytes = Buffer.concat(streamRecords(FCGI.STDIN, 1, data));
   const recs = parse(bytes);
   assert.deepEqual(
     recs.map((r) => [r.type, r.id, r.content.length]),
     [
-      [FCGI.STDIN, 1, 65535],
-      [FCGI.STDIN, 1, 4465],
+      [FCGI.STDIN, 1, 65528],
+      [FCGI.STDIN, 1, 4472],
     ],
   );
   assert.equal(bytes.length % 8, 0);
@@ -62,32 +62,43 @@ test('records are found whatever the chunking, one byte at a time included', () 
   }
 });
 
-test('the request head: BEGIN_REQUEST, params split at 65535 and padded, their end, the end of STDIN', () => {
-  const params = encodePairs([['BIG', 'b'.repeat(70_000)]]);
-  const head = requestHead(1, true, params, true);
+test('the request head: BEGIN_REQUEST, params in records of at most 65528 split between pairs, their end, STDIN end', () => {
+  const pairs: [string, string][] = [
+    ['A', 'a'.repeat(40_000)],
+    ['B', 'b'.repeat(40_000)],
+    ['C', 'c'],
+  ];
+  const params = encodePairs(pairs);
+  const r = requestHead(1, true, params, true);
+  assert.ok(r.ok);
+  const head = r.value;
   assert.equal(head.length % 8, 0);
   const recs = parse(head, 7);
   assert.deepEqual(
-    recs.map((r) => [r.type, r.content.length]),
-    [
-      [FCGI.BEGIN_REQUEST, 8],
-      [FCGI.PARAMS, 65535],
-      [FCGI.PARAMS, params.length - 65535],
-      [FCGI.PARAMS, 0],
-      [FCGI.STDIN, 0],
-    ],
+    recs.map((x) => x.type),
+    [FCGI.BEGIN_REQUEST, FCGI.PARAMS, FCGI.PARAMS, FCGI.PARAMS, FCGI.STDIN],
   );
   assert.deepEqual([...(recs[0]?.content ?? [])], [0, 1, 1, 0, 0, 0, 0, 0], 'Responder, FCGI_KEEP_CONN');
+  // Each PARAMS record holds whole pairs (php-fpm parses each alone), and content plus padding stays <= 0xffff.
+  assert.deepEqual(decodePairs(recs[1]?.content ?? Buffer.alloc(0)), [pairs[0]]);
+  assert.deepEqual(decodePairs(recs[2]?.content ?? Buffer.alloc(0)), [pairs[1], pairs[2]]);
+  assert.equal(recs[3]?.content.length, 0);
+  for (let off = 0; off < head.length;) {
+    const len = head.readUInt16BE(off + 4);
+    assert.ok(len + (head[off + 6] ?? 0) <= 0xffff, `record at ${off}: ${len} + padding`);
+    off += 8 + len + (head[off + 6] ?? 0);
+  }
+  const small = requestHead(1, false, encodePairs([]), false);
+  assert.ok(small.ok);
+  const noBody = parse(small.value);
   assert.deepEqual(
-    decodePairs(Buffer.concat([recs[1]?.content ?? Buffer.alloc(0), recs[2]?.content ?? Buffer.alloc(0)])),
-    [['BIG', 'b'.repeat(70_000)]],
-  );
-  const noBody = parse(requestHead(1, false, encodePairs([]), false));
-  assert.deepEqual(
-    noBody.map((r) => r.type),
+    noBody.map((x) => x.type),
     [FCGI.BEGIN_REQUEST, FCGI.PARAMS],
   );
   assert.equal(noBody[0]?.content[2], 0);
+  const tooBig = requestHead(1, false, encodePairs([['HUGE', 'h'.repeat(70_000)]]), true);
+  assert.ok(!tooBig.ok);
+  assert.match(tooBig.error, /over a record/);
 });
 
 test('a record of another version breaks the stream', () => {

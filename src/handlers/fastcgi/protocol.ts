@@ -2,6 +2,7 @@
  * The FastCGI 1.0 wire format (fastcgi-archives "FastCGI Specification", §3 records, §3.4 name-value pairs, §5
  * application records): records built and parsed here. Pure: no I/O; the parser is incremental and bounded.
  */
+import { err, ok, type Result } from '../../lib/result.js';
 
 /** Record types (§8). */
 export const FCGI = {
@@ -23,8 +24,9 @@ const RESPONDER = 1;
 const KEEP_CONN = 1;
 const VERSION = 1;
 const HEADER_LEN = 8;
-/** A record's contentLength is 16 bits (§3.3). */
-export const MAX_CONTENT = 0xffff;
+/** A record's contentLength is 16 bits (§3.3), but php-fpm refuses a record whose content and padding together pass
+ *  0xffff (fcgi_read_request): records hold at most 65528 bytes, a multiple of 8 that needs no padding. */
+export const MAX_CONTENT = 0xfff8;
 
 /** The protocolStatus of FCGI_EndRequestBody (§5.5). */
 export const END_STATUS: readonly string[] = ['request complete', 'cannot multiplex', 'overloaded', 'unknown role'];
@@ -44,7 +46,7 @@ function record(type: number, id: number, content: Buffer, start: number, length
   return out;
 }
 
-/** `data` as records of `type` (split at 64 KiB - 1); an empty `data` is the stream's end record (§3.3). */
+/** `data` as records of `type` (split at MAX_CONTENT); an empty `data` is the stream's end record (§3.3). */
 export function streamRecords(type: number, id: number, data: Buffer): Buffer[] {
   if (data.length === 0) return record(type, id, data, 0, 0);
   const out: Buffer[] = [];
@@ -93,33 +95,73 @@ export function encodePairs(pairs: Iterable<readonly [string, string]>): Buffer 
   return Buffer.from(out, 'latin1');
 }
 
+/** The length at `off` of a name or value (§3.4), and the offset after it; null past the end. */
+function lengthAt(buf: Buffer, off: number): [number, number] | null {
+  const b = buf[off];
+  if (b === undefined) return null;
+  if (b < 0x80) return [b, off + 1];
+  if (off + 4 > buf.length) return null;
+  return [buf.readUInt32BE(off) & 0x7fffffff, off + 4];
+}
+
+/**
+ * Where FCGI_PARAMS records must end, for params over one record: after whole pairs, since php-fpm parses each
+ * record on its own. An error when one pair alone is over a record (nginx: "fastcgi request record is too big").
+ */
+function paramCuts(params: Buffer): Result<number[], string> {
+  const cuts: number[] = [];
+  let start = 0;
+  let off = 0;
+  while (off < params.length) {
+    const n = lengthAt(params, off);
+    const v = n === null ? null : lengthAt(params, n[1]);
+    if (n === null || v === null) return err('malformed params');
+    const end = v[1] + n[0] + v[0];
+    if (end - off > MAX_CONTENT) return err(`one param is ${end - off} bytes, over a record's ${MAX_CONTENT}`);
+    if (end - start > MAX_CONTENT) {
+      cuts.push(off);
+      start = off;
+    }
+    off = end;
+  }
+  cuts.push(params.length);
+  return ok(cuts);
+}
+
 /**
  * What opens a request, in one buffer: FCGI_BEGIN_REQUEST (the Responder role, FCGI_KEEP_CONN when asked), the
- * params as FCGI_PARAMS records and their empty end record, and the empty FCGI_STDIN record when there is no body
- * to follow.
+ * params as FCGI_PARAMS records (split between pairs) and their empty end record, and the empty FCGI_STDIN record
+ * when there is no body to follow. An error when a param does not fit in a record.
  */
-export function requestHead(id: number, keepConn: boolean, params: Buffer, endStdin: boolean): Buffer {
-  const chunks = Math.ceil(params.length / MAX_CONTENT);
+export function requestHead(id: number, keepConn: boolean, params: Buffer, endStdin: boolean): Result<Buffer, string> {
+  let cuts: readonly number[] = params.length === 0 ? [] : [params.length];
+  if (params.length > MAX_CONTENT) {
+    const c = paramCuts(params);
+    if (!c.ok) return c;
+    cuts = c.value;
+  }
   let size = HEADER_LEN + 8 + HEADER_LEN + (endStdin ? HEADER_LEN : 0);
-  for (let c = 0; c < chunks; c++) {
-    const len = Math.min(MAX_CONTENT, params.length - c * MAX_CONTENT);
-    size += HEADER_LEN + len + ((8 - (len % 8)) % 8);
+  let prev = 0;
+  for (const cut of cuts) {
+    size += HEADER_LEN + cut - prev + ((8 - ((cut - prev) % 8)) % 8);
+    prev = cut;
   }
   const buf = Buffer.alloc(size); // zeroed: reserved bytes and padding
   let off = writeHeader(buf, 0, FCGI.BEGIN_REQUEST, id, 8, 0);
   buf.writeUInt16BE(RESPONDER, off);
   buf[off + 2] = keepConn ? KEEP_CONN : 0;
   off += 8;
-  for (let c = 0; c < chunks; c++) {
-    const start = c * MAX_CONTENT;
-    const len = Math.min(MAX_CONTENT, params.length - start);
+  prev = 0;
+  for (const cut of cuts) {
+    const len = cut - prev;
     const pad = (8 - (len % 8)) % 8;
     off = writeHeader(buf, off, FCGI.PARAMS, id, len, pad);
-    off += params.copy(buf, off, start, start + len) + pad;
+    off += params.copy(buf, off, prev, cut) + pad;
+    prev = cut;
   }
   off = writeHeader(buf, off, FCGI.PARAMS, id, 0, 0);
   if (endStdin) writeHeader(buf, off, FCGI.STDIN, id, 0, 0);
-  return buf;
+  return ok(buf);
 }
 
 /** Writes a record header at `off`; returns the offset after it. */

@@ -21,7 +21,7 @@ import { streamedResponse } from '../compression.js';
 import { errorResponse } from '../error-page.js';
 import type { BodyReceiver, Exchange } from '../exchange.js';
 import { Deadline } from '../proxy/deadline.js';
-import { IGNORE } from '../proxy/run.js';
+import { idempotent, IGNORE } from '../proxy/run.js';
 import type { Peer, UpstreamSet } from '../proxy/upstreams.js';
 import { fastcgiParams, type FastcgiTarget } from './params.js';
 import {
@@ -64,6 +64,10 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
   private retried = false;
   /** Body bytes went upstream: no other server may be tried. */
   private bodyStarted = false;
+  /** The empty FCGI_STDIN record is written: the request is all sent, and fastcgi_read_timeout runs from now. */
+  private sent = false;
+  /** The response head went to the client (respond() or a local redirect). */
+  private delivered = false;
   /** The whole request body was received (or there is none). */
   private bodyIn = false;
   /** The body's length for CONTENT_LENGTH; null without a body. */
@@ -139,6 +143,16 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
 
   /** Picks the next server (or a pooled connection to it) and sends BEGIN_REQUEST and the params. */
   private connect(): void {
+    const keep = this.target.cfg.keepConn;
+    const params = encodePairs(fastcgiParams(this.ex, this.target, this.contentLength));
+    // The body is all there is when it is empty or spooled: its end record goes with the params.
+    const endStdin = this.bodyIn && this.spool === null;
+    const head = requestHead(REQUEST_ID, keep, params, endStdin);
+    if (!head.ok) {
+      // Not the upstream's fault: nothing was sent, and the server stays healthy.
+      this.fail(500, `fastcgi request record is too big: ${head.error}`);
+      return;
+    }
     const peer = this.upstreams.pick(this.tried);
     if (peer === null) {
       this.fail(502, this.tried.size > 0 ? null : `no live upstreams in "${this.upstreams.name}"`);
@@ -146,10 +160,7 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
     }
     this.peer = peer;
     countUpstreamAttempt();
-    const keep = this.target.cfg.keepConn;
-    const params = encodePairs(fastcgiParams(this.ex, this.target, this.contentLength));
-    // The body is all there is when it is empty or spooled: its end record goes with the params.
-    const head = requestHead(REQUEST_ID, keep, params, this.bodyIn && this.spool === null);
+    this.sent = endStdin;
     // Any request takes an idle kept connection first, with or without FCGI_KEEP_CONN: each one holds a child.
     const pooled = this.upstreams.takeIdle(peer, this);
     this.reused = pooled !== null;
@@ -157,13 +168,26 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
     if (pooled !== null) {
       this.up = pooled;
       this.move('waiting');
-      this.readDl.arm(this.target.cfg.readTimeout);
+      this.armRead();
     } else {
       this.up = this.ex.dialer.dial(peer.address, this);
       this.connectDl.arm(this.target.cfg.connectTimeout);
     }
-    this.writeUp(head);
+    this.writeUp(head.value);
     if (this.spool !== null) this.pumpSpool();
+  }
+
+  /** fastcgi_read_timeout counts from the end of the request, as nginx's does: php-fpm says nothing while it reads
+   *  a body, whose upload fastcgi_send_timeout bounds. */
+  private armRead(): void {
+    if (this.sent && this.phase === 'waiting' && !this.readDl.armed) this.readDl.arm(this.target.cfg.readTimeout);
+  }
+
+  /** Writes the empty FCGI_STDIN record: the request is all sent. */
+  private endStdin(): void {
+    this.writeUp(Buffer.concat(streamRecords(FCGI.STDIN, REQUEST_ID, NOTHING)));
+    this.sent = true;
+    this.armRead();
   }
 
   private writeUp(data: Buffer): boolean {
@@ -203,7 +227,7 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
       return;
     }
     if (this.phase === 'failed') return;
-    this.writeUp(Buffer.concat(streamRecords(FCGI.STDIN, REQUEST_ID, NOTHING)));
+    if (this.up !== null) this.endStdin();
     if (this.head !== null) this.deliver();
   }
 
@@ -227,7 +251,7 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
       if (!this.writeUp(Buffer.concat(streamRecords(FCGI.STDIN, REQUEST_ID, buf.subarray(0, n))))) return;
     }
     this.closeSpool();
-    this.writeUp(Buffer.concat(streamRecords(FCGI.STDIN, REQUEST_ID, NOTHING)));
+    this.endStdin();
     if (this.head !== null) this.deliver();
   }
 
@@ -245,7 +269,7 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
     this.connectDl.clear();
     if (this.phase !== 'connecting') return;
     this.move('waiting');
-    this.readDl.arm(this.target.cfg.readTimeout);
+    this.armRead();
   }
 
   onDrain(): void {
@@ -295,7 +319,14 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
 
   /** The upstream went away before FCGI_END_REQUEST. */
   private upstreamGone(why: string): void {
-    if (this.head === null && this.reused && !this.retried && !this.bodyStarted && !this.stdoutDone) {
+    if (
+      this.head === null &&
+      this.reused &&
+      !this.retried &&
+      !this.bodyStarted &&
+      !this.stdoutDone &&
+      idempotent(this.ex.head.method)
+    ) {
       // A pooled connection php-fpm closed while idle: once more on a fresh one (RFC 9112 §9.3.1's reasoning).
       this.retried = true;
       this.drop();
@@ -384,6 +415,11 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
     if (this.phase === 'failed') return;
     this.move('ended');
     this.release();
+    // php-fpm may end a request before it read the whole body (a script that answers without reading it, or
+    // fastcgi_finish_request()): the rest of the body is dropped, and the answer goes out once it is in.
+    if (this.spool !== null) this.closeSpool();
+    if (this.bodyIn) this.deliver();
+    else this.ex.resumeBody(); // reading may wait for a drain that will not come now: the rest is read and dropped
   }
 
   /** After END_REQUEST: back to the pool when FCGI_KEEP_CONN was asked and the whole body went, else closed. */
@@ -413,7 +449,9 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
   private deliver(): void {
     const h = this.head;
     const output = this.output;
-    if (h === null || output === null || this.phase !== 'waiting') return;
+    if (h === null || output === null || this.delivered) return;
+    if (this.phase !== 'waiting' && this.phase !== 'ended') return;
+    this.delivered = true;
     const ex = this.ex;
     applySessionHeaders(ex, h, (m) => this.log(m));
     if (h.localRedirect && h.location !== null) {
@@ -421,7 +459,7 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
       ex.reroute(h.location);
       return;
     }
-    this.move('streaming');
+    if (this.phase === 'waiting') this.move('streaming');
     const comp = ex.location?.compression;
     ex.respond(streamedResponse(comp, ex.head.headers, h.status, h.headers, output, h.contentLength));
   }
@@ -490,7 +528,7 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
     if (message !== null) this.log(message);
     countUpstreamFailure();
     const output = this.output;
-    const answered = this.phase === 'streaming' || this.phase === 'ended';
+    const answered = this.delivered;
     this.move('failed');
     const cut = output?.cut('fastcgi upstream failed') === true;
     this.settle();

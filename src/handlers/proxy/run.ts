@@ -539,7 +539,7 @@ export class ProxyRun implements BodyReceiver, OutboundEvents, BodySource {
 }
 
 /** Methods a request may be sent again for (RFC 9110 §9.2.2). */
-function idempotent(method: string): boolean {
+export function idempotent(method: string): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'DELETE' || method === 'PUT';
 }
 
