@@ -73,6 +73,8 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
   private parser = new RecordParser();
   private scanner = new CgiHeaderScanner();
   private head: CgiHead | null = null;
+  /** The session store is taking the head's session change (deliver runs once). */
+  private committing = false;
   private output: CgiOutput | null = null;
   private stdoutDone = false;
   private readonly stderrLog = new StderrLog((m) => this.log(m));
@@ -413,9 +415,22 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
   private deliver(): void {
     const h = this.head;
     const output = this.output;
-    if (h === null || output === null || this.phase !== 'waiting') return;
+    if (h === null || output === null || this.phase !== 'waiting' || this.committing) return;
+    this.committing = true;
+    applySessionHeaders(
+      this.ex,
+      h,
+      (m) => this.log(m),
+      (ok) => {
+        if (this.phase !== 'waiting') return; // the client or the upstream went while the session store answered
+        if (ok) this.answer(h, output);
+        else this.fail(503, null);
+      },
+    );
+  }
+
+  private answer(h: CgiHead, output: CgiOutput): void {
     const ex = this.ex;
-    applySessionHeaders(ex, h, (m) => this.log(m));
     if (h.localRedirect && h.location !== null) {
       this.stop();
       ex.reroute(h.location);
