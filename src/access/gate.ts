@@ -47,7 +47,8 @@ export interface GateHost {
   onDone(fn: () => void): void;
 }
 
-type Run = (ex: Exchange) => BodyReceiver | null;
+/** A request's handler, started. */
+export type Run = (ex: Exchange) => BodyReceiver | null;
 
 /** Answers with an error page. */
 function refuse(ex: Exchange, status: number, headers = ''): null {
@@ -95,7 +96,7 @@ export function guard(run: Run, policy: AccessPolicy, svc: AccessServices, host:
 }
 
 /** A decision still to come: started with its continuation (true: run the handler), returns its cancel. */
-type Pending = (go: (pass: boolean) => void) => () => void;
+export type Pending = (go: (pass: boolean) => void) => () => void;
 
 /**
  * The access phase: 'pass', 'refused' (already answered), or a pending password check. `satisfy all` needs the
@@ -154,7 +155,7 @@ function access(ex: Exchange, policy: AccessPolicy, svc: AccessServices, host: G
  * Holds the request until `pending` decides (always on a later turn of the loop). The receiver it returns keeps at
  * most one piece of the body (copied) and pauses reading; the handler gets it, and the rest, once it runs.
  */
-function wait(ex: Exchange, run: Run, pending: Pending): BodyReceiver {
+export function wait(ex: Exchange, run: Run, pending: Pending): BodyReceiver {
   const d = new Deferred(ex);
   ex.onAbandon(() => {
     d.abort();

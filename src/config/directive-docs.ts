@@ -48,6 +48,10 @@ export const DIRECTIVE_DOCS: ReadonlyMap<string, DirectiveDoc> = new Map([
   ['server session_max', { default: '10000', meaning: 'most sessions kept; the least recently used is evicted' }],
   ['server session_max_per_address', { default: '100', meaning: 'most sessions one client address may hold' }],
   [
+    'server session_store',
+    { default: 'memory', meaning: 'where sessions live: this process, or redis://HOST:PORT[/DB] [prefix=P]' },
+  ],
+  [
     'server access_log',
     { default: 'off', meaning: 'access log file, stdout or off, in FORMAT (combined); buffer=, flush=, if=' },
   ],

@@ -2,6 +2,7 @@
  * Typed configuration produced by the parser and validator (docs/ARCHITECTURE.md "Configuration").
  * Every path here is already absolute (resolved against the config file's directory).
  */
+import type { SessionStoreConfig } from './session-store.js';
 import type { SecureContext } from 'node:tls';
 
 import type {
@@ -225,6 +226,8 @@ export interface ServerConfig {
   readonly sessionMax: number;
   /** `session_max_per_address`: most sessions one client address may hold; its oldest is evicted beyond it. */
   readonly sessionMaxPerAddress: number;
+  /** `session_store`: this process's memory (default) or Redis. */
+  readonly sessionStore: SessionStoreConfig;
   /** `access_log PATH|stdout|off`: absolute path, "stdout", or null for off (default). */
   readonly accessLog: string | null;
   /** The format of `access_log PATH FORMAT`; `combined` when not named. */

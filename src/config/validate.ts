@@ -3,6 +3,7 @@
  * Each block's directives live in a table (name → arity, value parser, setter), so adding a
  * directive is one line in the table.
  */
+import { MEMORY_STORE, parseSessionStore } from './session-store.js';
 import * as fs from 'node:fs';
 import { isIP } from 'node:net';
 import * as os from 'node:os';
@@ -380,6 +381,7 @@ const SERVER = new Map<string, Spec<ServerDraft>>([
   ['session_timeout', one('DURATION', parseDuration, (s, v) => void (s.sessionTimeout = v))],
   ['session_max', one('N', parseCount, (s, v) => void (s.sessionMax = v))],
   ['session_max_per_address', one('N', parseCount, (s, v) => void (s.sessionMaxPerAddress = v))],
+  ['session_store', custom('memory | redis://[user:pass@]HOST:PORT[/DB] [prefix=P]', 1, 2, false, applySessionStore)],
   [
     'access_log',
     custom('PATH|stdout|off [FORMAT] [buffer=SIZE] [flush=TIME] [if=CONDITION]', 1, 6, false, applyAccessLog),
@@ -877,6 +879,7 @@ function applyServer(main: MainDraft, node: DirectiveNode, mainCtx: Ctx): void {
     sessionTimeout: DEFAULTS.sessionTimeout,
     sessionMax: DEFAULTS.sessionMax,
     sessionMaxPerAddress: DEFAULTS.sessionMaxPerAddress,
+    sessionStore: MEMORY_STORE,
     accessLog: null,
     accessLogFormatName: 'combined',
     accessLogFormatPos: null,
@@ -1556,6 +1559,12 @@ const DEFAULT_ACCESS_LOG_OPTIONS: AccessLogOptions = { buffer: 64 * 1024, flushM
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'notice', 'warn', 'error', 'crit'];
 
+function applySessionStore(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
+  const r = parseSessionStore(node.args.map((a) => a.value));
+  if (r.ok) s.sessionStore = r.value;
+  else report(ctx, (node.args[0] ?? node).pos, r.error);
+}
+
 function applyErrorLog(s: ServerDraft, node: DirectiveNode, ctx: Ctx): void {
   const [target, level] = node.args;
   if (target === undefined) return; // arity was checked by the walker
@@ -1750,6 +1759,7 @@ function freezeServer(s: ServerDraft, formats: ReadonlyMap<string, LogFormat>): 
     sessionTimeout: s.sessionTimeout,
     sessionMax: s.sessionMax,
     sessionMaxPerAddress: s.sessionMaxPerAddress,
+    sessionStore: s.sessionStore,
     accessLog: s.accessLog,
     accessLogFormat: formats.get(s.accessLogFormatName) ?? COMBINED,
     accessLogOptions: s.accessLogOptions,

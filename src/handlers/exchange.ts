@@ -46,6 +46,9 @@ export interface Exchange {
   setSessionData(data: string): boolean;
   /** Ends the session (logout): it is removed from the store and the response expires its cookie. */
   endSession(): void;
+  /** Makes setSessionData's and endSession's changes durable; `done(false)` when the store failed (answer 503). At
+   *  once in memory; after Redis acknowledged the write otherwise. */
+  commitSession(done: (ok: boolean) => void): void;
   /** Registers `fn`, called once if the connection closes before a response was written (the client left). */
   onAbandon(fn: () => void): void;
   /**

@@ -6,7 +6,8 @@ import type { LocationConfig, ServerConfig } from '../config/types.js';
 import type { Exchange, Tunnel, TunnelEvents } from '../handlers/exchange.js';
 import type { RequestHead } from '../http/request.js';
 import type { Response } from '../http/response.js';
-import { SessionBinding } from '../session/binding.js';
+import { MemorySessionBinding, type SessionBinding } from '../session/binding.js';
+import { RedisSessionBinding } from '../session/redis-store.js';
 import type { Session } from '../session/store.js';
 import type { Runtime } from './runtime.js';
 import type { Dialer, Launcher } from './transport.js';
@@ -101,16 +102,21 @@ export class ConnExchange implements Exchange {
 
   /** The binding, for an internal redirect that keeps this request's session. */
   sessionBinding(): SessionBinding | null {
-    this.binding ??=
-      this.location?.session === true
-        ? new SessionBinding(
-            this.host.runtime.sessions.for(this.server),
-            this.head.headers.get('cookie'),
-            this.remoteAddress,
-            this.secure,
-          )
-        : null;
-    return this.binding;
+    return (this.binding ??= this.makeBinding());
+  }
+  private makeBinding(): SessionBinding | null {
+    if (this.location?.session !== true) return null;
+    const cookie = this.head.headers.get('cookie');
+    const sessions = this.host.runtime.sessions;
+    const remote = sessions.redisFor(this.server);
+    if (remote !== null) return new RedisSessionBinding(remote, cookie, this.remoteAddress, this.secure);
+    return new MemorySessionBinding(sessions.for(this.server), cookie, this.remoteAddress, this.secure);
+  }
+  /** Makes the handler's session changes durable before its answer (Redis: the write acknowledged). */
+  commitSession(done: (ok: boolean) => void): void {
+    const b = this.sessionBinding();
+    if (b === null) done(true);
+    else b.commit(done);
   }
   session(): Session | null {
     return this.sessionBinding()?.get() ?? null;

@@ -4,7 +4,7 @@
  * nobody reads still arrives, so the connection can be kept), and serve internal redirects. Made fresh for each
  * request, so nothing of one request can leak into the next; the exchanges it creates talk to it.
  */
-import { guard, type GateHost } from '../access/gate.js';
+import { guard, type GateHost, type Run } from '../access/gate.js';
 import { isOpen } from '../access/policy.js';
 import { realClient, type RealClient, type RealIpConfig } from '../access/realip.js';
 import { NO_RATE_LIMIT, type RateLimit, type ServerConfig } from '../config/types.js';
@@ -18,6 +18,8 @@ import { plan, varContext, type ConnInfo, type Plan } from '../router/dispatch.j
 import { decorate } from '../router/response-headers.js';
 import type { ConnState } from './connection-states.js';
 import { ConnExchange, type ExchangeHost } from './exchange.js';
+import { afterSessionLoad } from '../session/phase.js';
+import type { LocationConfig } from '../config/types.js';
 import { DISCARD, RequestBody } from './request-body.js';
 import { releaseBody } from './response-writer.js';
 import { reroutedHead } from './reroute.js';
@@ -25,6 +27,7 @@ import { accessRecord, type AccessRecord } from './logs.js';
 import { countRequest, methodIndex, OTHER_METHOD, slotOf } from './metrics.js';
 import type { Runtime } from './runtime.js';
 import type { Transport } from './transport.js';
+import type { SessionBinding } from '../session/binding.js';
 
 /** Internal redirects one request may go through (Apache's LimitInternalRecursion). */
 const MAX_REROUTES = 10;
@@ -144,7 +147,11 @@ export class RequestCycle implements ExchangeHost, GateHost {
     if (this.real === null && own !== null && own !== server.realIp) this.applyRealIp(head, own);
     const policy = planned.location?.access ?? server.access;
     const services = o.runtime.services.access;
-    const p = isOpen(policy) ? planned : { ...planned, run: guard(planned.run, policy, services, this) };
+    const run = withSession(planned.run, planned.location, server, this);
+    const p =
+      isOpen(policy) && run === planned.run
+        ? planned
+        : { ...planned, run: isOpen(policy) ? run : guard(run, policy, services, this) };
     const ex = (this.exchange = new ConnExchange(this, p.head, server, p.location, p.path));
     if (!head.chunked && head.contentLength <= 0) {
       o.enterState('handling');
@@ -209,6 +216,10 @@ export class RequestCycle implements ExchangeHost, GateHost {
     return { end, complete: true };
   }
 
+  /** The session binding of the exchange being run (the session phase loads it). */
+  currentBinding(): SessionBinding | null {
+    return this.exchange?.sessionBinding() ?? null;
+  }
   /** GateHost. */
   setRemoteUser(user: string): void {
     this.remoteUser = user;
@@ -344,7 +355,11 @@ export class RequestCycle implements ExchangeHost, GateHost {
     // An internal redirect passes the access phase of the location it lands in, as in nginx.
     const policy = planned.location?.access ?? ex.server.access;
     const services = this.runtime.services.access;
-    const p = isOpen(policy) ? planned : { ...planned, run: guard(planned.run, policy, services, this) };
+    const run = withSession(planned.run, planned.location, ex.server, this);
+    const p =
+      isOpen(policy) && run === planned.run
+        ? planned
+        : { ...planned, run: isOpen(policy) ? run : guard(run, policy, services, this) };
     const inner = new ConnExchange(this, p.head, ex.server, p.location, p.path, ex.depth + 1, ex.sessionBinding());
     this.exchange = inner;
     this.run(inner, p)?.end();
@@ -416,4 +431,10 @@ export class RequestCycle implements ExchangeHost, GateHost {
     if (this.held !== null) releaseBody(this.held.body);
     this.held = null;
   }
+}
+
+/** `run` behind the session phase where the location has sessions kept in Redis (session/phase.ts); else `run`. */
+function withSession(run: Run, location: LocationConfig | null, server: ServerConfig, cycle: RequestCycle): Run {
+  if (location?.session !== true || server.sessionStore.kind !== 'redis') return run;
+  return afterSessionLoad(run, () => cycle.currentBinding());
 }

@@ -57,7 +57,9 @@ export class HttpServer {
   private readonly listeners = new Map<string, Listener>();
   /** Connections per runtime, so a configuration replaced by a reload can close its logs when its last one ends. */
   private readonly users = new Map<Runtime, number>();
-  private readonly sessions = new SessionStores();
+  private readonly sessions = new SessionStores((message) => {
+    this.logError(message);
+  });
   /** What every configuration shares: the session stores, the one sweep, the launcher. */
   private readonly services: Services;
   private onDrained: (() => void) | null = null;
@@ -88,6 +90,7 @@ export class HttpServer {
   async start(): Promise<BindOutcome> {
     const { config, added, skipped } = await this.bindAll(this.initial);
     this.runtime = new Runtime(config, new Logs(config.servers), this.services);
+    this.sessions.connect(config.servers);
     for (const l of added) this.activate(l, this.runtime);
     this.services.sweep.start();
     return { lines: added.map((l) => this.startLine(l)), skipped };
@@ -235,6 +238,7 @@ export class HttpServer {
     const { config: runnable, added, skipped } = await this.bindAll(config);
     const next = new Runtime(runnable, new Logs(runnable.servers), this.services);
     this.runtime = next;
+    this.sessions.connect(runnable.servers);
     const wanted = new Set(bindSpecs(runnable.servers).map(keyOf));
     const lines: string[] = [];
     for (const [key, l] of this.listeners) {
@@ -317,6 +321,7 @@ export class HttpServer {
         this.services.sweep.stop();
         for (const c of [...this.conns]) c.destroy();
         for (const rt of runtimes) rt.logs.close();
+        this.sessions.close();
         resolve();
       };
       const timer = setTimeout(done, graceMs);

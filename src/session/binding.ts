@@ -20,8 +20,40 @@ function setCookieLine(c: SetCookie): string {
   return r.ok ? `Set-Cookie: ${r.value}\r\n` : '';
 }
 
-/** The session of one exchange, resolved on first use. */
-export class SessionBinding {
+/** One request's session, whichever store holds it. */
+export interface SessionBinding {
+  /** Readies the session before the handler runs: true when it is ready now, else `done` comes on a later turn
+   *  (false: the store is unreachable, and the request is answered 503). */
+  load(done: (ok: boolean) => void): boolean;
+  /** The client's session: the stored one its cookie names, else a fresh one (not stored yet). */
+  get(): Session;
+  /** Sets new data (a URL-encoded form string); false when it is over the size cap and was not kept. */
+  setData(data: string): boolean;
+  /** Ends the session (logout); the response expires its cookie. */
+  end(): void;
+  /** Makes what setData or end did durable before the response goes out; `done(false)` when the store failed. */
+  commit(done: (ok: boolean) => void): void;
+  /** The Set-Cookie line the response must carry ("" for none). */
+  setCookieLine(): string;
+}
+
+/** The session's id from a Cookie header, if it names one. */
+export function cookieSessionId(cookieHeader: string | undefined): string | undefined {
+  return cookieHeader !== undefined ? parseCookieHeader(cookieHeader).get(SESSION_COOKIE) : undefined;
+}
+
+/** The `sid` cookie's attributes; `Secure` over TLS (RFC 6265 §4.1.2.5): never sent back over plain HTTP. */
+export function sessionCookie(secure: boolean): SetCookie {
+  return { name: SESSION_COOKIE, value: '', ...COOKIE_ATTRIBUTES, ...(secure ? { secure: true } : {}) };
+}
+
+/** The Set-Cookie line that stores `id` in the client, or (id null) expires it. */
+export function sessionCookieLine(secure: boolean, id: string | null): string {
+  return setCookieLine(id === null ? { ...sessionCookie(secure), maxAge: 0 } : { ...sessionCookie(secure), value: id });
+}
+
+/** The session of one exchange in this process's memory, resolved on first use. */
+export class MemorySessionBinding implements SessionBinding {
   private session: Session | null = null;
   private cookie = '';
 
@@ -35,36 +67,38 @@ export class SessionBinding {
     private readonly secure = false,
   ) {}
 
-  private attributes(): SetCookie {
-    return { name: SESSION_COOKIE, value: '', ...COOKIE_ATTRIBUTES, ...(this.secure ? { secure: true } : {}) };
+  /** In memory the session is always ready. */
+  load(): boolean {
+    return true;
   }
 
-  /** The client's session: the stored one its cookie names, else a fresh one (not stored yet). */
+  /** In memory every change is in place at once. */
+  commit(done: (ok: boolean) => void): void {
+    done(true);
+  }
+
   get(): Session {
     if (this.session !== null) return this.session;
-    const id = this.cookieHeader !== undefined ? parseCookieHeader(this.cookieHeader).get(SESSION_COOKIE) : undefined;
+    const id = cookieSessionId(this.cookieHeader);
     this.session = (id !== undefined ? this.store.get(id) : null) ?? this.store.fresh(this.owner);
     return this.session;
   }
 
-  /** Stores new data (a URL-encoded form string); a fresh session is stored now and its cookie set. False when
-   *  the data is over the size cap and was not stored. */
+  /** A fresh session is stored by its first data, and its cookie set. */
   setData(data: string): boolean {
     const s = this.get();
     const stored = this.store.has(s);
     if (!this.store.setData(s, data)) return false;
-    if (!stored && this.store.has(s)) this.cookie = setCookieLine({ ...this.attributes(), value: s.id });
+    if (!stored && this.store.has(s)) this.cookie = sessionCookieLine(this.secure, s.id);
     return true;
   }
 
-  /** Ends the session (logout): removed from the store, and the response expires its cookie. */
   end(): void {
     const s = this.get();
     this.store.destroy(s.id);
-    this.cookie = setCookieLine({ ...this.attributes(), maxAge: 0 });
+    this.cookie = sessionCookieLine(this.secure, null);
   }
 
-  /** The Set-Cookie line the response must carry ("" for none). */
   setCookieLine(): string {
     return this.cookie;
   }

@@ -1,55 +1,29 @@
 /**
  * A Redis client over node:net for the session store (issue 21): commands are pipelined (written at once, replies
  * matched in order), the connection is re-made with a backoff (100 ms doubling to 5 s) whenever it drops, and
- * commands given while it is down fail at once with an error, so a caller can answer 503 instead of waiting.
- * Not yet wired to the session store.
+ * commands given while it is down fail at once with an error, so a caller can answer 503 instead of waiting;
+ * commands given while a connection is being made wait for it.
  */
 import * as net from 'node:net';
+import type { RedisAddress } from '../config/session-store.js';
 import { encodeCommand, RespError, RespParser, type RespValue } from './resp.js';
 
-/** Where Redis is, from `redis://[user:pass@]HOST:PORT[/DB]`. */
-export interface RedisAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string | null;
-  readonly password: string | null;
-  readonly db: number;
-}
-
-/** Parses a redis:// URL; an error string when it is not one. */
-export function parseRedisUrl(text: string): RedisAddress | string {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    return `bad Redis URL "${text}": expected redis://[user:pass@]HOST:PORT[/DB]`;
-  }
-  if (u.protocol !== 'redis:') return `bad Redis URL "${text}": expected the redis:// scheme`;
-  const port = u.port === '' ? 6379 : Number(u.port);
-  const dbText = u.pathname.replace(/^\//, '');
-  const db = dbText === '' ? 0 : /^\d{1,5}$/.test(dbText) ? Number(dbText) : NaN;
-  if (!Number.isInteger(db)) return `bad Redis URL "${text}": the database is a number (/0, /1...)`;
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  if (host === '') return `bad Redis URL "${text}": no host`;
-  return {
-    host,
-    port,
-    user: u.username === '' ? null : decodeURIComponent(u.username),
-    password: u.password === '' ? null : decodeURIComponent(u.password),
-    db,
-  };
-}
+export type { RedisAddress } from '../config/session-store.js';
 
 type Callback = (err: Error | null, value: RespValue) => void;
 
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5000;
+/** A connection not made within this long is given up (and retried with the backoff). */
+const CONNECT_TIMEOUT_MS = 1000;
 
 /** One connection to Redis, kept up. */
 export class RedisClient {
   private socket: net.Socket | null = null;
   private connected = false;
   private readonly waiting: Callback[] = [];
+  /** Commands given while the connection was being made, written once it is up. */
+  private readonly early: Buffer[] = [];
   private parser = new RespParser();
   private backoff = MIN_BACKOFF_MS;
   private retry: NodeJS.Timeout | null = null;
@@ -71,12 +45,15 @@ export class RedisClient {
   /** Sends one command; `cb` gets its reply, a RespError reply as an Error, or the connection's failure. */
   command(args: readonly (string | Buffer)[], cb: Callback): void {
     const s = this.socket;
-    if (!this.connected || s === null) {
+    if (s === null) {
       cb(new Error('redis unavailable'), null);
       return;
     }
+    // While a connection is being made the command waits for it (at most CONNECT_TIMEOUT_MS): Node's socket
+    // queues the write, and the reply is matched in order after AUTH and SELECT's.
     this.waiting.push(cb);
-    s.write(encodeCommand(args));
+    if (this.connected) s.write(encodeCommand(args));
+    else this.early.push(encodeCommand(args));
   }
 
   /** Closes the connection for good. */
@@ -91,7 +68,11 @@ export class RedisClient {
     this.socket = s;
     this.parser = new RespParser();
     s.setNoDelay(true);
+    const giveUp = setTimeout(() => {
+      s.destroy(new Error('connect timed out'));
+    }, CONNECT_TIMEOUT_MS);
     s.on('connect', () => {
+      clearTimeout(giveUp);
       // AUTH and SELECT go first: pipelined, their replies come before any command's.
       const setup: string[][] = [];
       if (this.addr.password !== null)
@@ -99,12 +80,14 @@ export class RedisClient {
           this.addr.user !== null ? ['AUTH', this.addr.user, this.addr.password] : ['AUTH', this.addr.password],
         );
       if (this.addr.db !== 0) setup.push(['SELECT', String(this.addr.db)]);
-      for (const c of setup) {
-        this.waiting.push((e) => {
+      // Their replies must come first: they go before the commands given while connecting.
+      this.waiting.unshift(
+        ...setup.map((): Callback => (e) => {
           if (e !== null) s.destroy(e);
-        });
-        s.write(encodeCommand(c));
-      }
+        }),
+      );
+      for (const c of setup) s.write(encodeCommand(c));
+      for (const c of this.early.splice(0)) s.write(c);
       this.connected = true;
       this.backoff = MIN_BACKOFF_MS;
       this.onState(true, `connected to ${this.addr.host}:${this.addr.port}`);
@@ -129,6 +112,8 @@ export class RedisClient {
       // 'close' follows and does the accounting
     });
     s.on('close', () => {
+      clearTimeout(giveUp);
+      this.early.length = 0;
       const was = this.connected;
       this.connected = false;
       this.socket = null;

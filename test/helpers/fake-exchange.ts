@@ -134,6 +134,9 @@ export class FakeExchange implements Exchange {
   endSession(): void {
     this.sessionEnds++;
   }
+  commitSession(done: (ok: boolean) => void): void {
+    done(true);
+  }
   onAbandon(fn: () => void): void {
     this.abandonFn = fn;
   }

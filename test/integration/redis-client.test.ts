@@ -4,7 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,40 +11,10 @@ import { freePort } from '../helpers/server.js';
 import { becomes } from '../helpers/wait.js';
 import { have } from '../helpers/siege.js';
 import { RedisClient } from '../../src/session/redis-client.js';
+import { startRedis, stopRedis } from '../helpers/redis.js';
 import type { RespValue } from '../../src/session/resp.js';
 
 const NO_REDIS = have('redis-server') ? false : 'redis-server is not installed (apt-get install redis-server)';
-
-function startRedis(dir: string, port: number): Promise<ChildProcess> {
-  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      reject(new Error(`redis-server did not start:\n${out}`));
-    }, 10_000);
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/Ready to accept connections/.test(out)) {
-        clearTimeout(t);
-        resolve(p);
-      }
-    });
-  });
-}
-
-function stopRedis(p: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (p.exitCode !== null || p.signalCode !== null) resolve();
-    else {
-      p.once('exit', () => {
-        resolve();
-      });
-      p.kill('SIGTERM');
-    }
-  });
-}
 
 const call = (c: RedisClient, args: string[]): Promise<RespValue> =>
   new Promise((resolve, reject) => {

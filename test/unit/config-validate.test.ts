@@ -77,6 +77,7 @@ describe('config: valid files', () => {
         sessionTimeout: DEFAULTS.sessionTimeout,
         sessionMax: DEFAULTS.sessionMax,
         sessionMaxPerAddress: DEFAULTS.sessionMaxPerAddress,
+        sessionStore: { kind: 'memory' },
         accessLog: null,
         accessLogFormat: COMBINED,
         accessLogOptions: { buffer: 65536, flushMs: 1000, condition: null },

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeCommand, RespError, RespParser } from '../../src/session/resp.js';
-import { parseRedisUrl } from '../../src/session/redis-client.js';
 
 describe('RESP', () => {
   it('encodes a command as an array of bulk strings', () => {
@@ -36,16 +35,5 @@ describe('RESP', () => {
       p.push(Buffer.from(bad));
       assert.throws(() => p.next(), bad);
     }
-  });
-  it('parses redis:// URLs', () => {
-    assert.deepEqual(parseRedisUrl('redis://u:p%40@127.0.0.1:6380/2'), {
-      host: '127.0.0.1',
-      port: 6380,
-      user: 'u',
-      password: 'p@',
-      db: 2,
-    });
-    assert.deepEqual(parseRedisUrl('redis://[::1]'), { host: '::1', port: 6379, user: null, password: null, db: 0 });
-    for (const bad of ['http://x', 'redis://h:1/x', 'nonsense']) assert.equal(typeof parseRedisUrl(bad), 'string');
   });
 });

@@ -1,4 +1,5 @@
 import { COMBINED } from '../../src/config/log-format.js';
+import { MEMORY_STORE } from '../../src/config/session-store.js';
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { Config, ServerConfig } from '../../src/config/types.js';
@@ -23,6 +24,7 @@ function srv(host: string, ports: number[], names: string[]): ServerConfig {
     sessionTimeout: 1,
     sessionMax: 1,
     sessionMaxPerAddress: 1,
+    sessionStore: MEMORY_STORE,
     accessLog: null,
     errorLog: 'stderr',
     tls: null,

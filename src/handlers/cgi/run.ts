@@ -40,6 +40,8 @@ export class CgiRun implements BodyReceiver, ChildEvents, ProcessOwner, OutputOw
   private readonly input = new ScriptInput();
   private readonly scanner = new CgiHeaderScanner();
   private head: CgiHead | null = null;
+  /** The session store is taking the head's session change (deliver runs once). */
+  private committing = false;
   /** The response body, once the header block is in. */
   private output: CgiOutput | null = null;
   /** The whole request body was received (or there is none). */
@@ -180,8 +182,21 @@ export class CgiRun implements BodyReceiver, ChildEvents, ProcessOwner, OutputOw
   private deliver(): void {
     const h = this.head;
     const output = this.output;
-    if (h === null || output === null) return;
-    applySessionHeaders(this.ex, h, (m) => this.log(m));
+    if (h === null || output === null || this.committing) return;
+    this.committing = true;
+    applySessionHeaders(
+      this.ex,
+      h,
+      (m) => this.log(m),
+      (ok) => {
+        if (this.phase !== 'awaitingHeaders') return; // the client left while the session store answered
+        if (ok) this.answer(h, output);
+        else this.fail(503);
+      },
+    );
+  }
+
+  private answer(h: CgiHead, output: CgiOutput): void {
     if (h.localRedirect && h.location !== null) {
       this.stop();
       this.ex.reroute(h.location);

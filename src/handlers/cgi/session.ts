@@ -5,10 +5,20 @@
 import type { Exchange } from '../exchange.js';
 import type { CgiHead } from './headers.js';
 
-/** Applies the head's session headers where the location has sessions; `log` gets a refused store. */
-export function applySessionHeaders(ex: Exchange, h: CgiHead, log: (message: string) => void): void {
-  if (ex.session() === null) return;
+/** Applies the head's session headers where the location has sessions, then `then(ok)` once the store has them
+ *  (at once in memory; after Redis answered otherwise; ok false: it did not, answer 503). `log` gets a refused store. */
+export function applySessionHeaders(
+  ex: Exchange,
+  h: CgiHead,
+  log: (message: string) => void,
+  then: (ok: boolean) => void,
+): void {
+  if (ex.session() === null) {
+    then(true);
+    return;
+  }
   if (h.sessionEnd) ex.endSession();
   else if (h.sessionData !== null && !ex.setSessionData(h.sessionData))
     log('X-Session-Data over the size cap: not stored');
+  ex.commitSession(then);
 }

@@ -77,6 +77,8 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
   private parser = new RecordParser();
   private scanner = new CgiHeaderScanner();
   private head: CgiHead | null = null;
+  /** The session store is taking the head's session change (deliver runs once). */
+  private committing = false;
   private output: CgiOutput | null = null;
   private stdoutDone = false;
   private readonly stderrLog = new StderrLog((m) => this.log(m));
@@ -449,11 +451,28 @@ export class FastcgiRun implements BodyReceiver, OutboundEvents, OutputOwner {
   private deliver(): void {
     const h = this.head;
     const output = this.output;
-    if (h === null || output === null || this.delivered) return;
+    if (h === null || output === null || this.delivered || this.committing) return;
     if (this.phase !== 'waiting' && this.phase !== 'ended') return;
-    this.delivered = true;
+    this.committing = true;
+    applySessionHeaders(
+      this.ex,
+      h,
+      (m) => this.log(m),
+      (ok) => {
+        // 'ended' may come while the session store answers; 'failed' means the client or the upstream went.
+        if (this.phase === 'failed') return;
+        if (!ok) {
+          this.fail(503, null);
+          return;
+        }
+        this.delivered = true;
+        this.answer(h, output);
+      },
+    );
+  }
+
+  private answer(h: CgiHead, output: CgiOutput): void {
     const ex = this.ex;
-    applySessionHeaders(ex, h, (m) => this.log(m));
     if (h.localRedirect && h.location !== null) {
       this.stop();
       ex.reroute(h.location);
