@@ -186,10 +186,13 @@ async function main(argv: readonly string[], earlyUsr1: () => void): Promise<num
   }
   if (cmd.kind === 'test' || cmd.kind === 'dump') {
     if (cmd.kind === 'dump') process.stdout.write(source.dump());
-    // Sessions live in each process's memory: a second request may reach another worker, which does not know it.
-    if (result.config.workerProcesses > 1 && result.config.servers.some((s) => s.locations.some((l) => l.session)))
+    // Sessions in memory live in each process: a second request may reach another worker, which does not know it.
+    const perWorker = result.config.servers.some(
+      (s) => s.sessionStore.kind === 'memory' && s.locations.some((l) => l.session),
+    );
+    if (result.config.workerProcesses > 1 && perWorker)
       process.stderr.write(
-        `${configPath}: warning: with worker_processes ${result.config.workerProcesses}, sessions are per worker (each keeps its own in memory)\n`,
+        `${configPath}: warning: with worker_processes ${result.config.workerProcesses}, sessions are per worker (each keeps its own in memory; session_store redis:// shares them)\n`,
       );
     if (result.errors.length > 0) return 1;
     process.stdout.write(`${configPath}: configuration is valid\n`);

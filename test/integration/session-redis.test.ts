@@ -2,7 +2,8 @@
  * Sessions in Redis across instances (issue 21): two instances of ours behind HAProxy (round-robin, health checks),
  * `session_store redis://…`, the CGI session demo. A client's visit counter goes 1, 2, 3… whichever instance
  * answers; the key's expiry is the idle timeout; one instance killed under siege loses no session and HAProxy keeps
- * availability; Redis stopped answers 503 on session locations only, and sessions work again once it is back.
+ * availability; Redis stopped answers 503 on session locations only, and sessions work again once it is back. The
+ * documented deployment (contrib/haproxy.cfg, contrib/behind-haproxy.conf) passes haproxy -c and our -t.
  * redis-server and haproxy are started here in a temp dir and stopped by PID.
  */
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, REPO, startServer, type RunningServer } from '../helpers/server.js';
+import { freePort, MAIN, REPO, startServer, type RunningServer } from '../helpers/server.js';
 import { get } from '../helpers/http.js';
 import { startRedis, stopRedis } from '../helpers/redis.js';
 import { have, siege } from '../helpers/siege.js';
@@ -166,6 +167,19 @@ describe('sessions in Redis behind HAProxy', { skip: SKIP, timeout: 120_000 }, (
     await b?.stop();
     if (redis !== null) await stopRedis(redis);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the documented deployment is valid: contrib/haproxy.cfg (haproxy -c), contrib/behind-haproxy.conf (-t)', async () => {
+    await run('haproxy', ['-c', '-f', path.join(REPO, 'contrib', 'haproxy.cfg')]);
+    const site = path.join(dir, 'contrib-site');
+    fs.mkdirSync(path.join(site, 'www'), { recursive: true });
+    fs.mkdirSync(path.join(site, 'cgi-bin'), { recursive: true });
+    const conf = path.join(site, 'behind-haproxy.conf');
+    const text = fs.readFileSync(path.join(REPO, 'contrib', 'behind-haproxy.conf'), 'utf8');
+    assert.match(text, /session_store redis:\/\//);
+    fs.writeFileSync(conf, text.replaceAll('/srv/', `${site}/`));
+    const { stdout } = await run(process.execPath, [MAIN, '-t', conf]);
+    assert.match(stdout, /configuration is valid/);
   });
 
   test('a visit counter counts on, whichever instance answers; the key expires after the idle timeout', async () => {

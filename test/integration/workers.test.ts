@@ -238,7 +238,7 @@ async function reloadUnderSiege(): Promise<void> {
   }
 }
 
-test('-t warns that sessions are per worker, and the file is still valid', () => {
+test('-t warns that sessions in memory are per worker (not in Redis), and the file is still valid', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localhost-test-'));
   try {
     const file = path.join(dir, 'test.conf');
@@ -253,6 +253,15 @@ test('-t warns that sessions are per worker, and the file is still valid', () =>
       text.replace('worker_processes 2', 'worker_processes 1').replaceAll('{PORT}', '8080').replaceAll('{DIR}', dir),
     );
     assert.doesNotMatch(spawnSync(process.execPath, [MAIN, '-t', file], { encoding: 'utf8' }).stderr, /warning/);
+    // Sessions in Redis are shared by the workers: no warning.
+    const shared = config('session_store redis://127.0.0.1:6379', 'www').replace(
+      'default_file index.html',
+      'default_file index.html\n    session on',
+    );
+    fs.writeFileSync(file, shared.replaceAll('{PORT}', '8080').replaceAll('{DIR}', dir));
+    const r2 = spawnSync(process.execPath, [MAIN, '-t', file], { encoding: 'utf8' });
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.doesNotMatch(r2.stderr, /warning/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
