@@ -29,7 +29,9 @@ export class SessionStores {
     let key = this.keys.get(server);
     if (key === undefined) {
       const where =
-        server.sessionStore.kind === 'memory' ? 'memory' : `${server.sessionStore.shown} ${server.sessionStore.prefix}`;
+        server.sessionStore.kind === 'memory'
+          ? 'memory'
+          : `${addressKey(server.sessionStore.address)} ${server.sessionStore.prefix}`;
       key = `${server.listens.map((l) => `${l.host}:${l.port}`).join(',')}|${server.serverNames.join(',')}|${server.sessionTimeout}|${server.sessionMax}|${server.sessionMaxPerAddress}|${where}`;
       this.keys.set(server, key);
     }
