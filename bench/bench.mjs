@@ -19,7 +19,9 @@
 // Issue 18's row `ws`: WebSocket echo through the proxy (ours: a bare proxy_pass; nginx: proxy_http_version 1.1 and
 // the two proxy_set_header lines it needs) to one echo backend (bench/ws-echo.mjs, on the client's CPU with the
 // load client): 50 connections, each a ping-pong of 64-byte messages; messages/s and server CPU per message, with
-// the backend reached directly as the floor.
+// the backend reached directly as the floor. The sessions row runs ours (native) with sessions in memory and in
+// Redis (a redis-server on the client's CPU): a static file in a `session on` location read with a session cookie,
+// and the CGI session demo.
 //
 // Usage: node bench/bench.mjs [--duration S] [--repeat N] [--only NAME,...] [--out FILE] [--node-flags 'FLAGS']
 //                              [--baseline DIR]
@@ -868,6 +870,71 @@ async function main() {
     }
   }
 
+  // Sessions in memory and in Redis (issue 21), ours (native) alone: a static file in a `session on` location read
+  // with a session cookie (one GETEX per request on Redis), and the CGI session demo (GETEX and SET per request).
+  /** @type {Map<'memory' | 'redis', { staticRps: number, staticCpu: number, demoRps: number, demoCpu: number }>} */
+  const sessions = new Map();
+  const REDIS = which('redis-server');
+  if ((ONLY === null || ONLY.has('sessions')) && REDIS !== '') {
+    const redisPort = await freePort();
+    const redis = spawn(
+      'taskset',
+      ['-c', CLIENT_CPU, REDIS, '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--dir', work],
+      { stdio: 'ignore' },
+    );
+    fs.copyFileSync(path.join(REPO, 'cgi-bin', 'session.py'), path.join(cgiDir, 'session.py'));
+    try {
+      await waitPort(redisPort);
+      for (const store of /** @type {const} */ (['memory', 'redis'])) {
+        const port = await freePort();
+        const conf = path.join(work, `sessions-${store}.conf`);
+        fs.writeFileSync(
+          conf,
+          `server {\n  listen 127.0.0.1:${port}\n` +
+            (store === 'redis' ? `  session_store redis://127.0.0.1:${redisPort}\n` : '') +
+            `  location /s/ {\n    alias ${www}/\n    session on\n  }\n` +
+            `  location /cgi-bin {\n    root ${cgiDir}\n    cgi .py ${PYTHON}\n    session on\n  }\n}\n`,
+        );
+        const proc = spawn(
+          'taskset',
+          ['-c', SERVER_CPU, process.execPath, ...NODE_FLAGS, path.join(REPO, 'dist/main.js'), conf],
+          { stdio: 'ignore', env: { ...process.env, LOCALHOST_TRANSPORT: 'native' } },
+        );
+        try {
+          await waitPort(port);
+          const head = execFileSync(
+            'curl',
+            ['-s', '-D', '-', '-o', '/dev/null', `http://127.0.0.1:${port}/cgi-bin/session.py`],
+            {
+              encoding: 'utf8',
+            },
+          );
+          const sid = /^set-cookie: sid=([A-Za-z0-9_-]+)/im.exec(head)?.[1];
+          if (sid === undefined) throw new Error(`sessions ${store}: no session cookie in ${head}`);
+          const headers = [`Cookie: sid=${sid}`];
+          /** @type {(url: string, conns: number) => { rps: number, cpu: number }} */
+          const measure = (url, conns) => {
+            wrk(url, { conns, duration: 1, headers }); // warm-up
+            const cpu0 = cpuMicros(proc.pid);
+            const r = wrk(url, { conns, headers });
+            if (r.non2xx > 0) throw new Error(`sessions ${store}: ${r.non2xx} answers not 2xx from ${url}`);
+            return { rps: r.rps, cpu: (cpuMicros(proc.pid) - cpu0) / r.requests };
+          };
+          const st = measure(`http://127.0.0.1:${port}/s/index.html`, 50);
+          const demo = measure(`http://127.0.0.1:${port}/cgi-bin/session.py`, 10);
+          sessions.set(store, { staticRps: st.rps, staticCpu: st.cpu, demoRps: demo.rps, demoCpu: demo.cpu });
+          process.stderr.write(
+            `sessions ${store.padEnd(6)} static ${st.rps.toFixed(0)} req/s ${st.cpu.toFixed(1)} µs CPU/req; demo ${demo.rps.toFixed(0)} req/s ${demo.cpu.toFixed(0)} µs CPU/req\n`,
+          );
+        } finally {
+          await stop({ proc, workPid: proc.pid });
+        }
+      }
+    } finally {
+      redis.kill('SIGTERM');
+    }
+  }
+
   // 10,000 idle keep-alive connections: RSS growth of each server with them open.
   /** @type {Map<ServerName, { before: number, rss: number }>} */
   const idle = new Map();
@@ -1022,6 +1089,16 @@ async function main() {
         .join('; ')}.`,
     );
   }
+  const memory = sessions.get('memory');
+  const inRedis = sessions.get('redis');
+  if (memory !== undefined && inRedis !== undefined)
+    lines.push(
+      '',
+      `Sessions, ours (native), store in memory against Redis (same CPU as the client): a static file in a ` +
+        `\`session on\` location with a session cookie ${fmt(memory.staticRps)} against ${fmt(inRedis.staticRps)} req/s ` +
+        `(${fmt(memory.staticCpu, 1)} against ${fmt(inRedis.staticCpu, 1)} µs server CPU per request); the CGI session ` +
+        `demo ${fmt(memory.demoRps)} against ${fmt(inRedis.demoRps)} req/s.`,
+    );
   if (idle.size > 0)
     lines.push(
       '',

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# `npm run bench`: makes sure nginx, lighttpd, wrk, python3 and php-fpm are installed (apt-get as root), builds, then runs the
+# `npm run bench`: makes sure nginx, lighttpd, wrk, python3, php-fpm and redis-server are installed (apt-get as root), builds, then runs the
 # side-by-side benchmark. Extra arguments go to bench/bench.mjs (--duration S --repeat N --only a,b --out FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
-for pair in nginx:nginx lighttpd:lighttpd wrk:wrk taskset:util-linux python3:python3 curl:curl pgrep:procps php-fpm8.2:php-fpm; do
+for pair in nginx:nginx lighttpd:lighttpd wrk:wrk taskset:util-linux python3:python3 curl:curl pgrep:procps php-fpm8.2:php-fpm redis-server:redis-server; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
 done
