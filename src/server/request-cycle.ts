@@ -147,11 +147,9 @@ export class RequestCycle implements ExchangeHost, GateHost {
     if (this.real === null && own !== null && own !== server.realIp) this.applyRealIp(head, own);
     const policy = planned.location?.access ?? server.access;
     const services = o.runtime.services.access;
-    const run = withSession(planned.run, planned.location, server, this);
-    const p =
-      isOpen(policy) && run === planned.run
-        ? planned
-        : { ...planned, run: isOpen(policy) ? run : guard(run, policy, services, this) };
+    const sessioned = withSession(planned.run, planned.location, server, this);
+    const run = isOpen(policy) ? sessioned : guard(sessioned, policy, services, this);
+    const p = run === planned.run ? planned : { ...planned, run };
     const ex = (this.exchange = new ConnExchange(this, p.head, server, p.location, p.path));
     if (!head.chunked && head.contentLength <= 0) {
       o.enterState('handling');
@@ -355,11 +353,9 @@ export class RequestCycle implements ExchangeHost, GateHost {
     // An internal redirect passes the access phase of the location it lands in, as in nginx.
     const policy = planned.location?.access ?? ex.server.access;
     const services = this.runtime.services.access;
-    const run = withSession(planned.run, planned.location, ex.server, this);
-    const p =
-      isOpen(policy) && run === planned.run
-        ? planned
-        : { ...planned, run: isOpen(policy) ? run : guard(run, policy, services, this) };
+    const sessioned = withSession(planned.run, planned.location, ex.server, this);
+    const run = isOpen(policy) ? sessioned : guard(sessioned, policy, services, this);
+    const p = run === planned.run ? planned : { ...planned, run };
     const inner = new ConnExchange(this, p.head, ex.server, p.location, p.path, ex.depth + 1, ex.sessionBinding());
     this.exchange = inner;
     this.run(inner, p)?.end();

@@ -1,5 +1,6 @@
 /** A real redis-server for the tests, in a temp dir of the caller's, without persistence; stopped by PID. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopProcess } from './server.js';
 
 /** Starts redis-server on 127.0.0.1:`port` and resolves once it accepts connections. */
 export function startRedis(dir: string, port: number): Promise<ChildProcess> {
@@ -27,14 +28,4 @@ export function startRedis(dir: string, port: number): Promise<ChildProcess> {
 }
 
 /** SIGTERM to this redis-server, resolved when it has exited. */
-export function stopRedis(p: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (p.exitCode !== null || p.signalCode !== null) resolve();
-    else {
-      p.once('exit', () => {
-        resolve();
-      });
-      p.kill('SIGTERM');
-    }
-  });
-}
+export const stopRedis = (p: ChildProcess): Promise<void> => stopProcess(p);

@@ -151,3 +151,16 @@ export function basicConfig(extra = '', location = ''): string {
 }
 `;
 }
+
+/** Sends `signal` to a child this test started (by its PID) and resolves once it has exited. */
+export function stopProcess(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) resolve();
+    else {
+      p.once('exit', () => {
+        resolve();
+      });
+      p.kill(signal);
+    }
+  });
+}

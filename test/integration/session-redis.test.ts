@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, MAIN, REPO, startServer, type RunningServer } from '../helpers/server.js';
+import { freePort, MAIN, REPO, startServer, stopProcess, type RunningServer } from '../helpers/server.js';
 import { get } from '../helpers/http.js';
 import { startRedis, stopRedis } from '../helpers/redis.js';
 import { have, siege } from '../helpers/siege.js';
@@ -111,18 +111,6 @@ function startHaproxy(dir: string, port: number, backends: readonly number[]): P
   });
 }
 
-function stopProc(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  return new Promise((resolve) => {
-    if (p.exitCode !== null || p.signalCode !== null) resolve();
-    else {
-      p.once('exit', () => {
-        resolve();
-      });
-      p.kill(signal);
-    }
-  });
-}
-
 /** curl with a cookie jar, as a browser keeps it; returns the response head. */
 async function curl(jar: string, url: string): Promise<string> {
   const { stdout } = await run('curl', ['-s', '-c', jar, '-b', jar, '-D', '-', '-o', '/dev/null', url]);
@@ -162,7 +150,7 @@ describe('sessions in Redis behind HAProxy', { skip: SKIP, timeout: 120_000 }, (
   });
 
   after(async () => {
-    if (haproxy !== null) await stopProc(haproxy);
+    if (haproxy !== null) await stopProcess(haproxy);
     await a?.stop();
     await b?.stop();
     if (redis !== null) await stopRedis(redis);
@@ -215,7 +203,7 @@ describe('sessions in Redis behind HAProxy', { skip: SKIP, timeout: 120_000 }, (
     await new Promise((r) => setTimeout(r, 1500));
     const victim = b;
     assert.ok(victim !== null);
-    await stopProc(victim.proc, 'SIGKILL');
+    await stopProcess(victim.proc, 'SIGKILL');
     const after: number[] = [];
     for (let i = 0; i < 4; i++) {
       const head = await curl(jar, `${front}/cgi-bin/session.py`);
