@@ -36,6 +36,7 @@ import * as tls from 'node:tls';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './lib.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -158,22 +159,6 @@ function jsText(size) {
  * @typedef {{ rps: number[], p99: number[], cpu: number[], peak: number, errors: number }} Figures
  * @typedef {'rps' | 'p99' | 'cpu'} Field
  */
-
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      if (addr === null || typeof addr === 'string') {
-        reject(new Error(`listening socket has no TCP address: ${String(addr)}`));
-        return;
-      }
-      const p = addr.port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /**
  * @param {number} port

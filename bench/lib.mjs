@@ -77,11 +77,26 @@ export function findMain(explicit) {
   throw new Error('no server build found: run `npm run build` (dist/main.js) or `npx tsc -p tsconfig.test.json`');
 }
 
+/** Ports this process has handed out: the kernel may give a just-closed port to the next bind to 0. */
+const handedOut = new Set();
+
 /**
- * A port that was free a moment ago.
+ * A port that was free a moment ago (bind to 0, read it, close), never one handed out before: two calls in a row
+ * can otherwise get the same port, and two servers meant to be apart would then share it.
  * @returns {Promise<number>}
  */
-export function freePort() {
+export async function freePort() {
+  for (;;) {
+    const port = await boundZero();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+/** @returns {Promise<number>} */
+function boundZero() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

@@ -19,6 +19,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './lib.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = path.join(REPO, 'build/src/main.js');
@@ -55,23 +56,6 @@ function rssMiB(pid) {
   } catch {
     return null;
   }
-}
-
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      if (addr === null || typeof addr === 'string') {
-        reject(new Error(`listening socket has no TCP address: ${String(addr)}`));
-        return;
-      }
-      const p = addr.port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 /**

@@ -11,8 +11,25 @@ import { fileURLToPath } from 'node:url';
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const MAIN = path.join(REPO, 'build/src/main.js');
 
-/** A port that was free a moment ago (bind to 0, read it, close). */
-export function freePort(): Promise<number> {
+/** Ports this process has handed out: the kernel may give a just-closed port to the next bind to 0. */
+const handedOut = new Set<number>();
+
+/**
+ * A port that was free a moment ago (bind to 0, read it, close), never one this process handed out before: two
+ * calls in a row can otherwise get the same port, and a config with `{PORT}` and `{PORT2}` then holds two servers
+ * on one address (the second becomes a virtual host of the first, and a test meant for it reaches the first).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await boundZero();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function boundZero(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
